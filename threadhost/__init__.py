@@ -1,0 +1,67 @@
+"""threadhost: the .NET Generic Host for synchronous Python.
+
+Hosted services with a start/stop lifecycle, background services that each run on their own
+thread with a stopping token, an application lifetime driven by signals, layered
+configuration, logging, dependency injection and a clock that tests can fake.
+"""
+
+from __future__ import annotations
+
+from ._background_service import BackgroundService
+from ._builder import HostApplicationBuilder
+from ._cancellation import CancellationToken, CancellationTokenSource, Registration
+from ._clock import Clock, SystemClock
+from ._configuration import Configuration
+from ._console_lifetime import ConsoleLifetime
+from ._environment import HostEnvironment
+from ._errors import ConfigurationError, HostStartupError, OperationCanceledError
+from ._host import Host
+from ._hosted_service import HostedLifecycleService, HostedService
+from ._lifetime import HostApplicationLifetime, HostLifetime, NullLifetime
+from ._logging import LoggingBuilder
+from ._options import (
+    BackgroundServiceExceptionBehavior,
+    ConsoleLifetimeOptions,
+    HostOptions,
+    Options,
+)
+from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork
+from ._services import ServiceCollection
+
+__all__ = [
+    "BackgroundService",
+    "BackgroundServiceExceptionBehavior",
+    "CancellationToken",
+    "CancellationTokenSource",
+    "Clock",
+    "Configuration",
+    "ConfigurationError",
+    "ConsoleLifetime",
+    "ConsoleLifetimeOptions",
+    "Host",
+    "HostApplicationBuilder",
+    "HostApplicationLifetime",
+    "HostEnvironment",
+    "HostLifetime",
+    "HostOptions",
+    "HostStartupError",
+    "HostedLifecycleService",
+    "HostedService",
+    "LoggingBuilder",
+    "NullLifetime",
+    "OperationCanceledError",
+    "Options",
+    "Registration",
+    "ServiceCollection",
+    "ServiceError",
+    "ShutdownReport",
+    "Straggler",
+    "SystemClock",
+    "UnfinishedWork",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("threadhost._"):
+        _obj.__module__ = "threadhost"
+del _name, _obj

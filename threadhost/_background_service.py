@@ -1,0 +1,191 @@
+"""``BackgroundService``: a hosted service whose work runs on a thread of its own."""
+
+from __future__ import annotations
+
+import abc
+import enum
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from . import _log_messages as log
+from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
+from ._clock import Clock
+from ._errors import OperationCanceledError
+from ._hosted_service import HostedService
+
+
+class _Phase(enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    CRASHED = "crashed"
+
+
+CrashHandler = Callable[["BackgroundService", BaseException], None]
+ThreadExitHook = Callable[[], object]
+
+
+@dataclass
+class _State:
+    # Every field is written by start() before the thread starts, then only by the thread
+    # itself (phase, exception) or by stop(); reads are of single references (atomic).
+    phase: _Phase = _Phase.CREATED
+    thread: threading.Thread | None = None
+    stopping: CancellationTokenSource | None = None
+    finished: CancellationTokenSource | None = None
+    exception: BaseException | None = None
+    clock: Clock | None = None
+    on_crash: CrashHandler | None = None
+    exit_hooks: Sequence[ThreadExitHook] = field(default_factory=tuple)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # serialises start()
+
+
+class BackgroundService(HostedService):
+    """A hosted service that runs ``execute(stopping_token)`` on its own daemon thread.
+
+    ``start()`` starts one daemon thread named ``threadhost:<ClassName>`` and returns at once,
+    so a slow or blocking ``execute`` never delays the host's startup. ``stop()`` cancels the
+    stopping token, then joins the thread until it ends or the stop token is cancelled
+    (the shutdown deadline), whichever comes first; ``stop()`` before ``start()`` does nothing.
+
+    Leaving ``execute`` after the stopping token fired, by returning or by raising
+    ``OperationCanceledError``, is a clean stop. Any other exception is stored in
+    ``exception``, logged at ERROR with the service's name, and the host then acts on
+    ``HostOptions.background_service_exception_behavior``. Returning early is not an error:
+    the host keeps running without this service.
+
+    Subclasses need not call ``super().__init__()``. A service instance runs once: a second
+    ``start()`` raises RuntimeError.
+    """
+
+    _bg: _State | None = None
+
+    @abc.abstractmethod
+    def execute(self, stopping_token: CancellationToken) -> None:
+        """The service's work; runs on the service's own thread.
+
+        Return (or raise ``OperationCanceledError``) soon after ``stopping_token`` is
+        cancelled; wait through the token (``stopping_token.wait(5)``), never ``time.sleep``,
+        so the wait ends at once on stop and follows the host's clock in tests.
+        """
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The thread running ``execute``; None before ``start()``."""
+        return self._state().thread
+
+    @property
+    def stopping_token(self) -> CancellationToken:
+        """Cancelled when the service is asked to stop; ``CancellationToken.NONE`` before
+        ``start()``."""
+        source = self._state().stopping
+        return source.token if source is not None else CancellationToken.NONE
+
+    @property
+    def exception(self) -> BaseException | None:
+        """What ``execute`` raised, or None (also None for a clean cancellation)."""
+        return self._state().exception
+
+    @property
+    def clock(self) -> Clock:
+        """The host's clock (the clock of the token ``start`` received); for timed waits."""
+        clock = self._state().clock
+        if clock is None:
+            raise RuntimeError(f"{type(self).__name__}.clock is not available before start().")
+        return clock
+
+    def start(self, cancellation_token: CancellationToken) -> None:
+        """Start ``execute`` on a new daemon thread and return at once.
+
+        Called on a host thread. Raises RuntimeError if the service was already started.
+        """
+        state = self._state()
+        with state.lock:
+            if state.phase is not _Phase.CREATED:
+                raise RuntimeError(
+                    f"Cannot start {self!r}: a BackgroundService instance runs only once.")
+            clock = cancellation_token.clock
+            state.clock = clock
+            state.stopping = CancellationTokenSource(clock)
+            state.finished = CancellationTokenSource(clock)
+            state.thread = threading.Thread(
+                target=self._run, name=f"threadhost:{type(self).__name__}", daemon=True)
+            state.phase = _Phase.RUNNING
+            clock.register_participant(state.thread)
+            state.thread.start()
+
+    def stop(self, cancellation_token: CancellationToken) -> None:
+        """Cancel the stopping token, then wait for the thread to end or for
+        ``cancellation_token`` to be cancelled, whichever comes first.
+
+        Called on a host thread; thread-safe and idempotent. Returns without joining when
+        called on the service's own thread. Does nothing before ``start()``. An exception from
+        a callback on the stopping token is raised (as an ExceptionGroup) after the wait.
+        """
+        state = self._state()
+        if state.stopping is None or state.finished is None:
+            return
+        if state.phase is _Phase.RUNNING:
+            state.phase = _Phase.STOPPING
+        try:
+            state.stopping.cancel()
+        finally:
+            if threading.current_thread() is not state.thread:
+                wait_any([state.finished.token, cancellation_token])
+
+    def _state(self) -> _State:
+        state = self.__dict__.get("_bg")
+        if state is None:
+            state = self.__dict__.setdefault("_bg", _State())
+        return state
+
+    def _bind_host(self, on_crash: CrashHandler, exit_hooks: Sequence[ThreadExitHook]) -> None:
+        """Called by the host before ``start()``: who hears of a crash, what runs at thread end."""
+        state = self._state()
+        state.on_crash = on_crash
+        state.exit_hooks = exit_hooks
+
+    @property
+    def _finished(self) -> bool:
+        """True once the thread has left ``execute`` (or has handed itself to ``Host.stop``)."""
+        source = self._state().finished
+        return source is not None and source.is_cancellation_requested
+
+    def _detach(self) -> None:
+        """The service's own thread is waiting in ``Host.stop()``: stop waiting for it."""
+        source = self._state().finished
+        if source is not None:
+            source.cancel()
+
+    def _run(self) -> None:
+        state = self._state()
+        assert state.stopping is not None and state.finished is not None
+        assert state.clock is not None
+        name = type(self).__name__
+        try:
+            self.execute(state.stopping.token)
+            state.phase = _Phase.STOPPED
+        except BaseException as exc:
+            if isinstance(exc, OperationCanceledError) and state.stopping.is_cancellation_requested:
+                state.phase = _Phase.STOPPED
+            else:
+                # Logged before anything changes, so the cause is in the logs even if the
+                # process dies next.
+                log.service_crashed(name, exc)
+                state.exception = exc
+                state.phase = _Phase.CRASHED
+                if state.on_crash is not None:
+                    state.on_crash(self, exc)
+        finally:
+            for hook in state.exit_hooks:
+                try:
+                    hook()
+                except Exception as exc:
+                    log.thread_exit_hook_failed(name, exc)
+            state.clock.unregister_participant(threading.current_thread())
+            state.finished.cancel()
+
+    def __repr__(self) -> str:
+        return f"<BackgroundService {type(self).__name__} {self._state().phase.value}>"

@@ -1,0 +1,139 @@
+"""``HostApplicationBuilder``: configuration, environment, logging and services, then ``build()``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import final
+
+import injector
+
+from ._background_service import ThreadExitHook
+from ._clock import SYSTEM_CLOCK, Clock
+from ._configuration import Configuration
+from ._console_lifetime import ConsoleLifetime
+from ._environment import PRODUCTION, HostEnvironment
+from ._errors import ConfigurationError
+from ._host import Host
+from ._lifetime import HostApplicationLifetime, HostLifetime
+from ._logging import LoggingBuilder
+from ._options import ConsoleLifetimeOptions, HostOptions, _seconds
+from ._services import ServiceCollection, _Autowired
+
+HOST_PREFIX = "THREADHOST_"
+
+
+def _application_name() -> str:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name:
+        return str(spec.name).removesuffix(".__main__")
+    path = getattr(main, "__file__", None)
+    return os.path.splitext(os.path.basename(path))[0] if path else "python"
+
+
+@final
+class HostApplicationBuilder:
+    """Collects configuration, environment, logging and services; ``build()`` makes the Host.
+
+    Created by ``Host.create_application_builder(args)``, which loads the default sources at
+    once (so ``configuration`` can be read before ``build()``), later wins:
+
+    1. host settings: ``THREADHOST_``-prefixed environment variables, then ``args``
+       (``environment``, ``applicationName``, ``contentRoot``, ``shutdownTimeoutSeconds``);
+    2. ``appsettings.json`` and ``appsettings.<Environment>.json`` in the content root
+       (optional);
+    3. all environment variables (``__`` stands for ``:``);
+    4. ``args`` as command-line configuration.
+
+    Builder thread only, not thread-safe. ``build()`` works once.
+    """
+
+    def __init__(self, args: Sequence[str] | None = None) -> None:
+        args = list(args or ())
+        host_settings = Configuration()
+        host_settings.add_environment_variables(HOST_PREFIX).add_command_line(args)
+        self.environment = HostEnvironment(
+            environment_name=host_settings.get("environment") or PRODUCTION,
+            application_name=host_settings.get("applicationName") or _application_name(),
+            content_root_path=host_settings.get("contentRoot") or os.getcwd(),
+        )
+        root = self.environment.content_root_path
+        self.configuration = Configuration()
+        (self.configuration
+         .add_environment_variables(HOST_PREFIX)
+         .add_command_line(args)
+         .add_json_file(os.path.join(root, "appsettings.json"), optional=True)
+         .add_json_file(os.path.join(
+             root, f"appsettings.{self.environment.environment_name}.json"), optional=True)
+         .add_environment_variables()
+         .add_command_line(args))
+        self.services = ServiceCollection()
+        self.logging = LoggingBuilder(self.configuration)
+        self._thread_exit_hooks: list[ThreadExitHook] = []
+        self._built = False
+        # Lowest first: the host setting, the HostOptions section, then code.
+        self.services.configure(HostOptions)
+        self.services._options[HostOptions].append(self._host_setting_timeout)
+        self.services.configure(HostOptions, section="HostOptions")
+        self.services.configure(ConsoleLifetimeOptions, section="ConsoleLifetime")
+
+    def _host_setting_timeout(self, config: Configuration, value: HostOptions | None
+                              ) -> HostOptions:
+        value = value or HostOptions()
+        raw = config.get("shutdownTimeoutSeconds")
+        if raw is None:
+            return value
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = float("nan")
+        problem = _seconds(seconds)
+        if problem:
+            raise ConfigurationError(f"shutdownTimeoutSeconds={raw!r} is invalid: {problem}")
+        value.shutdown_timeout = seconds
+        return value
+
+    def add_thread_exit_hook(self, hook: ThreadExitHook) -> HostApplicationBuilder:
+        """Run ``hook()`` on every BackgroundService thread as it ends (after ``execute``).
+
+        For per-thread resources such as database connections; an exception is logged.
+        """
+        self._thread_exit_hooks.append(hook)
+        return self
+
+    def build(self) -> Host:
+        """Build the host: check the configuration, set up logging, make the injector.
+
+        Raises ConfigurationError for a source that failed to load (a malformed JSON file,
+        with file, line and column) or an options value that does not convert or is invalid
+        (naming the key and value), and RuntimeError on a second call.
+        """
+        if self._built:
+            raise RuntimeError("build() can only be called once: this builder already built "
+                               "a host; create a new builder for another host.")
+        self._built = True
+        self.configuration.check()
+        self.logging.apply()
+        config, environment, services = self.configuration, self.environment, self.services
+        options = services._build_options(config)
+
+        def configure(binder: injector.Binder) -> None:
+            binder.bind(Configuration, to=injector.InstanceProvider(config))
+            binder.bind(HostEnvironment, to=injector.InstanceProvider(environment))
+            binder.bind(Clock, to=injector.InstanceProvider(SYSTEM_CLOCK))  # type: ignore[type-abstract]
+            binder.bind(HostApplicationLifetime, to=injector.CallableProvider(
+                lambda: HostApplicationLifetime(inj.get(Clock))),  # type: ignore[type-abstract]
+                scope=injector.singleton)
+            binder.bind(HostLifetime, to=_Autowired(ConsoleLifetime),  # type: ignore[type-abstract]
+                        scope=injector.singleton)
+            for options_type in (HostOptions, ConsoleLifetimeOptions):
+                binder.bind(options_type, to=injector.InstanceProvider(options[options_type]))
+            services._install(binder, options)
+
+        inj = injector.Injector([configure], auto_bind=True)
+        return Host(inj, services._hosted, self._thread_exit_hooks)
+
+    def __repr__(self) -> str:
+        return f"<HostApplicationBuilder {self.environment.environment_name}>"
