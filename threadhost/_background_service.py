@@ -136,7 +136,7 @@ class BackgroundService(HostedService):
                 wait_any([state.finished.token, cancellation_token])
 
     def _state(self) -> _State:
-        state = self.__dict__.get("_bg")
+        state: _State | None = self.__dict__.get("_bg")
         if state is None:
             state = self.__dict__.setdefault("_bg", _State())
         return state

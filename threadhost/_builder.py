@@ -1,4 +1,4 @@
-"""``HostApplicationBuilder``: configuration, environment, logging and services, then ``build()``."""
+"""``HostApplicationBuilder``: configuration, environment, logging, services; then ``build()``."""
 
 from __future__ import annotations
 

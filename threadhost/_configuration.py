@@ -170,7 +170,7 @@ class Configuration:
         Raises ``ConfigurationError`` naming the full key, the value and the expected type
         when a value does not convert, and TypeError if ``options_type`` is not a dataclass.
         """
-        from ._binding import bind  # binding reads sections; sections do not need binding
+        from ._binding import bind  # noqa: PLC0415  (_binding imports this module)
         return bind(self, options_type, base)
 
     def _full(self, key: str) -> str:

@@ -29,6 +29,7 @@ signal that arrives after the stop but before that goes to the previous handler.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -137,8 +138,6 @@ class ConsoleLifetime(HostLifetime):
                   if t.name.startswith("threadhost:") and t is not me]
         log.forced_exit(signame, stacks)
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 stream.flush()
-            except (OSError, ValueError):
-                pass
         os._exit(FORCED_EXIT_CODE)

@@ -56,7 +56,7 @@ class _StopRequest:
     blocked_caller: int | None = None  # ident of a thread that waits in Host.stop()
 
 
-class _StartFailure(Exception):
+class _StartFailedError(Exception):
     def __init__(self, name: str | None, phase: str, exc: BaseException) -> None:
         super().__init__(name, phase, exc)
         self.name, self.phase, self.exc = name, phase, exc
@@ -109,7 +109,7 @@ class Host:
     def create_application_builder(args: Sequence[str] | None = None) -> HostApplicationBuilder:
         """A builder preset with the default sources (host settings, appsettings.json,
         environment variables, ``args`` as command line) and the ``ConsoleLifetime``."""
-        from ._builder import HostApplicationBuilder  # the builder imports Host
+        from ._builder import HostApplicationBuilder  # noqa: PLC0415  (it imports Host)
         return HostApplicationBuilder(args)
 
     @property
@@ -164,10 +164,10 @@ class Host:
         start_cts = CancellationTokenSource.create_linked(self._app.application_stopping)
         if limit is not None:
             start_cts.cancel_after(limit)
-        failure: _StartFailure | None = None
+        failure: _StartFailedError | None = None
         try:
             self._start_all(start_cts.token, limit)
-        except _StartFailure as exc:
+        except _StartFailedError as exc:
             failure = exc
         finally:
             start_cts.close()
@@ -183,14 +183,14 @@ class Host:
 
     def _start_all(self, token: CancellationToken, limit: float | None) -> None:
         def check(name: str | None) -> bool:
-            """False if startup must end here; raises _StartFailure on a timeout."""
+            """False if startup must end here; raises _StartFailedError on a timeout."""
             if self._app.application_stopping.is_cancellation_requested:
                 log.start_aborted("a stop was requested")
                 return False
             if token.is_cancellation_requested:
                 assert limit is not None
                 log.startup_timed_out(limit, name)
-                raise _StartFailure(name, "start", TimeoutError(
+                raise _StartFailedError(name, "start", TimeoutError(
                     f"startup did not finish within {limit}s"))
             return True
 
@@ -199,7 +199,7 @@ class Host:
         try:
             lifetime.wait_for_start(token)
         except Exception as exc:
-            raise _StartFailure(type(lifetime).__name__, "wait_for_start", exc) from exc
+            raise _StartFailedError(type(lifetime).__name__, "wait_for_start", exc) from exc
         if not check(None):
             return
         entries = self._resolve_services()
@@ -220,7 +220,7 @@ class Host:
                 failed = next((c for c in group if c.error is not None), None)
                 if failed is not None:
                     assert failed.error is not None
-                    raise _StartFailure(failed.name, phase_name, failed.error)
+                    raise _StartFailedError(failed.name, phase_name, failed.error)
         check(None)
 
     def _record_started(self, entries: Sequence[_Entry], calls: Sequence[Call]) -> None:
@@ -247,7 +247,7 @@ class Host:
                 service = factory(self._injector)
             except Exception as exc:
                 name = getattr(factory, "service_name", repr(factory))
-                raise _StartFailure(name, "construction", exc) from exc
+                raise _StartFailedError(name, "construction", exc) from exc
             base = type(service).__name__
             seen[base] = seen.get(base, 0) + 1
             name = base if seen[base] == 1 else f"{base}#{seen[base]}"
@@ -257,7 +257,7 @@ class Host:
             entries.append(_Entry(name, service))
         return entries
 
-    def _fail_start(self, failure: _StartFailure) -> None:
+    def _fail_start(self, failure: _StartFailedError) -> None:
         where = f"service {failure.name!r}" if failure.name else "startup"
         if not isinstance(failure.exc, TimeoutError):
             log.service_start_failed(failure.name or "?", failure.phase, failure.exc)
@@ -504,8 +504,7 @@ class Host:
         """
         with self._lock:
             running = self._state not in (_State.CREATED, _State.STOPPED)
-            never_started = self._state is _State.CREATED
-        if running or self._report is None and not never_started:
+        if running:
             self.stop()
         self._restore_signal_handlers()
         control = self._control

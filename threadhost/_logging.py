@@ -87,10 +87,10 @@ def make_formatter(name: str, key: str = "formatter") -> logging.Formatter:
         f"{key}={name!r} is invalid: expected one of {', '.join(FORMATTERS)}")
 
 
-class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _ConsoleHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stderr`` is at the time of each record (pytest swaps it)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

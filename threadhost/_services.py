@@ -56,7 +56,7 @@ def autowire(inj: injector.Injector, target: Callable[..., T]) -> T:
     no default, or when the hints cannot be resolved.
     """
     is_class = isinstance(target, type)
-    func: Any = target.__init__ if is_class else target  # type: ignore[misc]
+    func: Any = target.__init__ if is_class else target
     label = getattr(target, "__qualname__", repr(target))
     if is_class and func is object.__init__:
         return target()

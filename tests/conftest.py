@@ -1,0 +1,24 @@
+"""Suite-wide guards: no test may leave a thread behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+_GRACE = 5.0  # real seconds a finishing thread gets to end before it counts as leaked
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind() -> Iterator[None]:
+    """Fail the test if it leaves a thread running (after a grace period to finish)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + _GRACE
+    for thread in threading.enumerate():
+        if thread not in before:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not left, f"threads left behind: {left}"
