@@ -207,6 +207,7 @@ class Host:
         concurrent = self._options.services_start_concurrently
         phases: list[tuple[str, list[_Entry]]] = [
             ("starting", lifecycle), ("start", entries), ("started", lifecycle)]
+        by_name = {e.name: e for e in entries}
         for phase_name, phase_entries in phases:
             calls = [Call(e.name, phase_name, functools.partial(
                 getattr(e.service, phase_name), token)) for e in phase_entries]
@@ -214,17 +215,18 @@ class Host:
             for group in groups:
                 if not check(group[0].name):
                     return
-                Phase(group, concurrent=True).run(self._clock)
+                if len(group) == 1:
+                    group[0].run(self._clock)
+                else:
+                    Phase(group, concurrent=True).run(self._clock)
                 if phase_name == "start":
-                    self._record_started(phase_entries, group)
-                failed = next((c for c in group if c.error is not None), None)
-                if failed is not None:
-                    assert failed.error is not None
-                    raise _StartFailedError(failed.name, phase_name, failed.error)
+                    self._record_started(by_name, group)
+                for call in group:
+                    if call.error is not None:
+                        raise _StartFailedError(call.name, phase_name, call.error)
         check(None)
 
-    def _record_started(self, entries: Sequence[_Entry], calls: Sequence[Call]) -> None:
-        by_name = {e.name: e for e in entries}
+    def _record_started(self, by_name: dict[str, _Entry], calls: Sequence[Call]) -> None:
         for call in calls:
             if call.error is not None:
                 continue
