@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -22,3 +23,16 @@ def no_thread_left_behind() -> Iterator[None]:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
     left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
     assert not left, f"threads left behind: {left}"
+
+
+@pytest.fixture(autouse=True)
+def restore_logger_levels() -> Iterator[None]:
+    """Building a host sets logger levels process-wide; put them back after each test."""
+    loggers = [logging.getLogger(), *(
+        lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    levels = {lg: lg.level for lg in loggers}
+    yield
+    for lg in logging.root.manager.loggerDict.values():
+        if isinstance(lg, logging.Logger):
+            lg.setLevel(levels.get(lg, logging.NOTSET))
+    logging.getLogger().setLevel(levels[logging.getLogger()])

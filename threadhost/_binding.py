@@ -134,7 +134,8 @@ def bind(section: Configuration, options_type: type[T], base: T | None = None) -
                 problem = validate(value)
                 if problem:
                     full = section.get_section(child).path
-                    raise _invalid(full, section._root.get(full) or "", problem)
+                    raw = section._root.get(full) or ""
+                    raise ConfigurationError(f"{full}={raw!r} is invalid: {problem}")
         if value is _MISSING and base is not None:
             value = getattr(base, field.name)
         if value is not _MISSING:
