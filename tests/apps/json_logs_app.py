@@ -20,7 +20,7 @@ class LogsThenStops(th.BackgroundService):
     def execute(self, stopping_token: th.CancellationToken) -> None:
         log.info("processed %d orders", 3, extra={"order_batch": "b-17"})
         try:
-            {}["missing"]  # noqa: B018
+            {}["missing"]
         except KeyError:
             log.exception("lookup failed\nsecond line")
         self.lifetime.stop_application()
