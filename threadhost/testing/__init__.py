@@ -1,5 +1,18 @@
-"""Test support for threadhost: virtual time (``FakeClock``), ``run_host``, pytest fixtures."""
+"""Test support for threadhost.
+
+``FakeClock`` (virtual time that wakes sleeping threads), ``run_host`` (a host for the length of
+a ``with`` block that fails the test on an unclean stop), and a pytest plugin with the fixtures
+``fake_clock`` and ``host_builder`` (registered automatically through the ``pytest11`` entry
+point).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._fake_clock import FakeClock, FakeClockStallError
+from ._run_host import run_host
+
+__all__ = ["FakeClock", "FakeClockStallError", "run_host"]
+
+for _name in __all__:
+    globals()[_name].__module__ = "threadhost.testing"
+del _name

@@ -1,1 +1,37 @@
-"""The pytest plugin (registered through the ``pytest11`` entry point)."""
+"""The pytest plugin, registered through the ``pytest11`` entry point as ``threadhost``.
+
+Fixtures:
+
+* ``fake_clock``: a manual ``FakeClock`` (virtual time frozen at 2000-01-01 UTC until the test
+  advances it);
+* ``host_builder``: a ``HostApplicationBuilder`` for tests: environment ``Testing``,
+  ``NullLifetime`` (no signal handlers, no status messages), ``fake_clock`` as the host's
+  clock, and no console handler, so logs reach pytest's ``caplog`` (and its report) only.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from threadhost._builder import HostApplicationBuilder
+from threadhost._clock import Clock
+from threadhost._host import Host
+from threadhost._lifetime import HostLifetime, NullLifetime
+
+from ._fake_clock import FakeClock
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A manual FakeClock; move it with ``advance(seconds)`` or ``set(datetime)``."""
+    return FakeClock()
+
+
+@pytest.fixture
+def host_builder(fake_clock: FakeClock) -> HostApplicationBuilder:
+    """A builder preset for tests: Testing environment, NullLifetime, the fake clock."""
+    builder = Host.create_application_builder(["--environment=Testing"])
+    builder.services.add_singleton(HostLifetime, NullLifetime)
+    builder.services.add_instance(Clock, fake_clock)
+    builder.logging.clear_providers()
+    return builder
