@@ -14,7 +14,7 @@ from ._clock import Clock, SystemClock
 from ._configuration import Configuration
 from ._console_lifetime import ConsoleLifetime
 from ._environment import HostEnvironment
-from ._errors import ConfigurationError, HostStartupError, OperationCanceledError
+from ._errors import ConfigurationError, HostStartupError, OperationCanceledError, QueueFullError
 from ._host import Host
 from ._hosted_service import HostedLifecycleService, HostedService
 from ._lifetime import HostApplicationLifetime, HostLifetime, NullLifetime
@@ -25,12 +25,15 @@ from ._options import (
     HostOptions,
     Options,
 )
+from ._periodic import PeriodicBackgroundService
 from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork
 from ._services import ServiceCollection
+from ._task_queue import BackgroundTaskQueue, QueuedHostedService
 
 __all__ = [
     "BackgroundService",
     "BackgroundServiceExceptionBehavior",
+    "BackgroundTaskQueue",
     "CancellationToken",
     "CancellationTokenSource",
     "Clock",
@@ -51,6 +54,9 @@ __all__ = [
     "NullLifetime",
     "OperationCanceledError",
     "Options",
+    "PeriodicBackgroundService",
+    "QueueFullError",
+    "QueuedHostedService",
     "Registration",
     "ServiceCollection",
     "ServiceError",

@@ -23,7 +23,7 @@ class _Phase(enum.Enum):
     CRASHED = "crashed"
 
 
-CrashHandler = Callable[["BackgroundService", BaseException], None]
+CrashHandler = Callable[[HostedService, BaseException], None]
 ThreadExitHook = Callable[[], object]
 
 
@@ -163,12 +163,20 @@ class BackgroundService(HostedService):
         """True once the thread has left ``execute`` (or has handed itself to ``Host.stop``)."""
         return self._state().ended
 
-    def _detach(self) -> None:
-        """The service's own thread is waiting in ``Host.stop()``: stop waiting for it."""
+    def _detach_thread(self, thread: threading.Thread) -> None:
+        """``thread`` waits in ``Host.stop()``: if it is ours, stop waiting for it."""
         state = self._state()
+        if thread is not state.thread:
+            return
         state.ended = True
         if state.join_signal is not None:
             state.join_signal.cancel()
+
+    def _live_threads(self) -> list[threading.Thread]:
+        """Threads of this service still running its code (stragglers, once the deadline
+        passed)."""
+        state = self._state()
+        return [state.thread] if state.thread is not None and not state.ended else []
 
     def _run(self) -> None:
         state = self._state()
@@ -190,14 +198,19 @@ class BackgroundService(HostedService):
                 if state.on_crash is not None:
                     state.on_crash(self, exc)
         finally:
-            for hook in state.exit_hooks:
-                try:
-                    hook()
-                except Exception as exc:
-                    log.thread_exit_hook_failed(name, exc)
-            state.clock.unregister_participant(threading.current_thread())
+            end_service_thread(name, state.clock, state.exit_hooks)
             state.ended = True
             state.join_signal.cancel()
 
     def __repr__(self) -> str:
         return f"<BackgroundService {type(self).__name__} {self._state().phase.value}>"
+
+
+def end_service_thread(name: str, clock: Clock, exit_hooks: Sequence[ThreadExitHook]) -> None:
+    """The last acts of every service thread: its exit hooks, then leaving the clock."""
+    for hook in exit_hooks:
+        try:
+            hook()
+        except Exception as exc:
+            log.thread_exit_hook_failed(name, exc)
+    clock.unregister_participant(threading.current_thread())

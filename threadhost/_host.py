@@ -15,7 +15,7 @@ import injector
 
 from . import _log_messages as log
 from . import _phases
-from ._background_service import BackgroundService, ThreadExitHook
+from ._background_service import ThreadExitHook
 from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
 from ._clock import Clock
 from ._console_lifetime import ConsoleLifetime
@@ -254,8 +254,9 @@ class Host:
             seen[base] = seen.get(base, 0) + 1
             name = base if seen[base] == 1 else f"{base}#{seen[base]}"
             self._names[id(service)] = name
-            if isinstance(service, BackgroundService):
-                service._bind_host(self._on_crash, self._exit_hooks)
+            bind = getattr(service, "_bind_host", None)
+            if bind is not None:  # BackgroundService, QueuedHostedService
+                bind(self._on_crash, self._exit_hooks)
             entries.append(_Entry(name, service))
         return entries
 
@@ -270,7 +271,7 @@ class Host:
             f"{where[0].upper()}{where[1:]} failed in {failure.phase}: {failure.exc}",
             service=failure.name, report=report) from failure.exc
 
-    def _on_crash(self, service: BackgroundService, exc: BaseException) -> None:
+    def _on_crash(self, service: HostedService, exc: BaseException) -> None:
         # Runs on the crashed service's own thread: record, request, return.
         name = self._names.get(id(service), type(service).__name__)
         behavior = self._options.background_service_exception_behavior
@@ -326,8 +327,9 @@ class Host:
                 "wait for itself; call HostApplicationLifetime.stop_application() there.")
         me = threading.current_thread()
         for entry in self._started_snapshot():
-            if isinstance(entry.service, BackgroundService) and entry.service.thread is me:
-                entry.service._detach()  # its own thread waits here; do not wait for it
+            detach = getattr(entry.service, "_detach_thread", None)
+            if detach is not None:
+                detach(me)  # if it is the service's own thread, do not wait for it
         waiter = threading.Event()
         self._waiters.append(waiter)
         if self._report is None:
@@ -448,14 +450,15 @@ class Host:
         unfinished: list[UnfinishedWork] = []
         for entry in entries:
             service = entry.service
-            if isinstance(service, BackgroundService) and not service._finished:
-                thread = service.thread
-                if thread is not None and thread is not me:
-                    stack = capture_stack(thread)
-                    log.straggler(entry.name, "execute", thread.name, limit, stack)
-                    stragglers.append(Straggler(entry.name, stack, thread.name, "execute"))
-                    timings[entry.name] = now - began
-                    failed.add(entry.name)
+            live = getattr(service, "_live_threads", None)
+            for thread in live() if live is not None else ():
+                if thread is me:
+                    continue
+                stack = capture_stack(thread)
+                log.straggler(entry.name, "execute", thread.name, limit, stack)
+                stragglers.append(Straggler(entry.name, stack, thread.name, "execute"))
+                timings[entry.name] = now - began
+                failed.add(entry.name)
             left = getattr(service, "_unfinished_work", None)
             if callable(left):
                 unfinished.extend(UnfinishedWork(entry.name, item) for item in left())

@@ -1,0 +1,75 @@
+"""``PeriodicBackgroundService``: run something every ``interval`` seconds, on a fixed grid."""
+
+from __future__ import annotations
+
+import abc
+import math
+
+from . import _log_messages as log
+from ._background_service import BackgroundService
+from ._cancellation import CancellationToken
+from ._errors import OperationCanceledError
+
+_EPSILON = 1e-9  # float slack when asking "is now exactly on a tick?"
+
+
+class PeriodicBackgroundService(BackgroundService):
+    """Calls ``run_once`` at start + k·``interval`` on the host's clock, k = 0, 1, 2 ...
+
+    Subclasses set ``interval`` (seconds, > 0) and optionally ``first_delay`` (seconds before
+    the first run; default 0: at once when the service starts), as class attributes or in
+    ``__init__``, and implement ``run_once``. Runs happen one after another on the service's
+    thread, never overlapping: a run that overruns makes the ticks it covered be skipped (one
+    WARNING says how many) and the next run happens on the next tick of the grid, so the
+    schedule never drifts. An exception from ``run_once`` is logged with its traceback and the
+    next tick still runs. ``start()`` raises ValueError for a bad interval or delay.
+    """
+
+    interval: float = 0.0
+    first_delay: float = 0.0
+
+    @abc.abstractmethod
+    def run_once(self, stopping_token: CancellationToken) -> None:
+        """One run; on the service's thread. Return promptly once ``stopping_token`` fires."""
+
+    def start(self, cancellation_token: CancellationToken) -> None:
+        """Check ``interval`` and ``first_delay``, then start the thread (see BackgroundService)."""
+        name = type(self).__name__
+        interval, delay = self.interval, self.first_delay
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not (
+                interval > 0 and math.isfinite(interval)):
+            raise ValueError(f"{name}.interval={interval!r} is invalid: expected seconds > 0 "
+                             "(set it as a class attribute or in __init__)")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not (
+                delay >= 0 and math.isfinite(delay)):
+            raise ValueError(f"{name}.first_delay={delay!r} is invalid: expected seconds >= 0")
+        super().start(cancellation_token)
+
+    def execute(self, stopping_token: CancellationToken) -> None:
+        """The schedule loop; not meant to be overridden."""
+        clock = self.clock
+        interval = float(self.interval)
+        name = type(self).__name__
+        grid_start = clock.monotonic() + self.first_delay
+        if self.first_delay > 0 and stopping_token.wait(self.first_delay):
+            return
+        tick = 0
+        while True:
+            try:
+                self.run_once(stopping_token)
+            except OperationCanceledError as exc:
+                if stopping_token.is_cancellation_requested:
+                    return
+                log.periodic_run_failed(name, exc)
+            except Exception as exc:
+                log.periodic_run_failed(name, exc)
+            if stopping_token.is_cancellation_requested:
+                return
+            elapsed_ticks = (clock.monotonic() - grid_start) / interval
+            next_tick = max(tick + 1, math.ceil(elapsed_ticks - _EPSILON))
+            if next_tick > tick + 1:
+                log.periodic_overrun(name, next_tick - tick - 1, interval)
+            tick = next_tick
+            delay = grid_start + tick * interval - clock.monotonic()
+            if stopping_token.wait(max(delay, 0.0)):
+                return

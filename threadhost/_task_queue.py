@@ -1,0 +1,296 @@
+"""``BackgroundTaskQueue`` and ``QueuedHostedService``: bounded work handed to worker threads.
+
+Nothing is dropped silently. At stop the workers keep taking queued work until the queue is
+empty or the shutdown deadline passes; what is still queued then is never started, and is
+logged at WARNING (count and each item's repr) and listed in ``ShutdownReport.unfinished_work``.
+An item still running at the deadline is left to finish (its token is cancelled) and its worker
+is reported as a straggler. Once the service has stopped, ``enqueue`` raises instead of
+accepting work that would never run.
+
+Waiting: workers and blocked producers wait through the host's clock (on one-shot signals that
+are replaced each time they fire), so a ``FakeClock`` sees them as blocked, and a test under
+autojump runs the queue deterministically.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import final
+
+from . import _log_messages as log
+from ._background_service import CrashHandler, ThreadExitHook, end_service_thread
+from ._cancellation import CancellationToken, CancellationTokenSource
+from ._clock import SYSTEM_CLOCK, Clock
+from ._errors import QueueFullError
+from ._hosted_service import HostedService
+
+WorkItem = Callable[[CancellationToken], object]
+
+
+@final
+class BackgroundTaskQueue:
+    """A bounded FIFO of work items, ``work(token) -> None``, run by a ``QueuedHostedService``.
+
+    ``capacity`` is the most items waiting at once. ``clock`` measures ``enqueue`` timeouts;
+    by default the queue adopts the host's clock when its service starts (the system clock
+    before that). Register one instance and inject it where work is produced::
+
+        builder.services.add_instance(BackgroundTaskQueue, BackgroundTaskQueue(100))
+        builder.services.add_hosted_service(QueuedHostedService)
+
+    Thread-safe: any thread may enqueue.
+    """
+
+    def __init__(self, capacity: int, *, clock: Clock | None = None) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"BackgroundTaskQueue(capacity={capacity!r}): expected an int >= 1")
+        self._capacity = capacity
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._items: deque[WorkItem] = deque()  # guarded by _lock
+        signal_clock = clock or SYSTEM_CLOCK
+        self._not_empty = CancellationTokenSource(signal_clock)  # guarded by _lock
+        self._not_full = CancellationTokenSource(signal_clock)  # guarded by _lock
+        self._takers = 0  # guarded by _lock: workers waiting for an item
+        self._producers = 0  # guarded by _lock: enqueue calls waiting for room
+        self._closed = False  # guarded by _lock
+        self._consumer: QueuedHostedService | None = None  # guarded by _lock
+
+    @property
+    def capacity(self) -> int:
+        """The most items that can wait in the queue at once."""
+        return self._capacity
+
+    def __len__(self) -> int:
+        """Items waiting (not yet taken by a worker)."""
+        return len(self._items)
+
+    def enqueue(self, work: WorkItem, timeout: float | None = None) -> None:
+        """Add ``work``; block while the queue is full.
+
+        ``timeout`` (seconds on the queue's clock; None: no limit) bounds the wait for room:
+        past it ``QueueFullError`` is raised and the item is not added. Raises TypeError for a
+        non-callable and RuntimeError once the queue's service has stopped (the work would
+        never run).
+        """
+        if not callable(work):
+            raise TypeError(f"enqueue() needs a callable taking a CancellationToken, got "
+                            f"{work!r}")
+        clock = self._clock or SYSTEM_CLOCK
+        end = None if timeout is None else clock.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError(
+                        f"Cannot enqueue {work!r}: the queue's QueuedHostedService has stopped, "
+                        "so the work would never run.")
+                if len(self._items) < self._capacity:
+                    self._items.append(work)
+                    wake = self._pulse_takers() if self._takers else None
+                    break
+                remaining = None if end is None else end - clock.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise QueueFullError(
+                        f"BackgroundTaskQueue is full ({self._capacity} items) and no room was "
+                        f"made within {timeout}s; {work!r} was not added")
+                self._producers += 1
+                room = self._not_full.token
+            try:
+                room.wait(remaining)
+            finally:
+                with self._lock:
+                    self._producers -= 1
+        if wake is not None:
+            wake.cancel()
+
+    # -- for QueuedHostedService -------------------------------------------------------------
+
+    def _pulse_takers(self) -> CancellationTokenSource:
+        """Replace the not-empty signal; the caller fires the old one after unlocking."""
+        old, self._not_empty = self._not_empty, CancellationTokenSource(self._not_empty.token.clock)
+        return old
+
+    def _attach(self, consumer: QueuedHostedService, clock: Clock) -> None:
+        with self._lock:
+            if self._consumer is not None and self._consumer is not consumer:
+                raise RuntimeError(
+                    f"{type(consumer).__name__}: this BackgroundTaskQueue is already served by "
+                    "another QueuedHostedService; give each service its own queue, or run more "
+                    "workers in one.")
+            self._consumer = consumer
+            old: list[CancellationTokenSource] = []
+            if self._clock is None:
+                self._clock = clock
+                old = [self._not_empty, self._not_full]
+                self._not_empty = CancellationTokenSource(clock)
+                self._not_full = CancellationTokenSource(clock)
+        for signal in old:
+            signal.cancel()  # anyone waiting on a system-clock signal re-waits on the new one
+
+    def _take(self, draining: CancellationToken, abandoned: CancellationToken
+              ) -> WorkItem | None:
+        """The next item; None when the worker should end (abandoned, or drained and empty)."""
+        while True:
+            with self._lock:
+                if abandoned.is_cancellation_requested:
+                    return None
+                if self._items:
+                    item = self._items.popleft()
+                    room = None
+                    if self._producers:
+                        room, self._not_full = self._not_full, CancellationTokenSource(
+                            self._not_full.token.clock)
+                    break
+                if draining.is_cancellation_requested:
+                    return None
+                self._takers += 1
+                signal = self._not_empty.token
+            try:
+                signal.wait()
+            finally:
+                with self._lock:
+                    self._takers -= 1
+        if room is not None:
+            room.cancel()
+        return item
+
+    def _wake_takers(self) -> None:
+        with self._lock:
+            wake = self._pulse_takers()
+        wake.cancel()
+
+    def _close(self) -> list[WorkItem]:
+        """Refuse new work; return what was never taken."""
+        with self._lock:
+            self._closed = True
+            left = list(self._items)
+            self._items.clear()
+            room, self._not_full = self._not_full, CancellationTokenSource(
+                self._not_full.token.clock)
+        room.cancel()  # blocked producers wake and see the queue closed
+        return left
+
+    def __repr__(self) -> str:
+        return f"<BackgroundTaskQueue {len(self._items)}/{self._capacity}>"
+
+
+class QueuedHostedService(HostedService):
+    """Runs the work of a ``BackgroundTaskQueue`` on ``workers`` threads.
+
+    Workers are daemon threads named ``threadhost:<ClassName>:<n>``. Each item is called with a
+    token that is cancelled when the shutdown deadline passes. An exception from an item is
+    logged with its traceback and the worker goes on. At stop, queued work keeps running until
+    the queue is empty or the deadline passes; see the module notes for what happens to the
+    rest. ``start()`` raises ValueError for ``workers < 1``, RuntimeError if the queue already
+    has a service.
+    """
+
+    def __init__(self, queue: BackgroundTaskQueue, workers: int = 1) -> None:
+        self.queue = queue
+        self.workers = workers
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._ended: set[threading.Thread] = set()  # guarded by _lock
+        self._draining: CancellationTokenSource | None = None
+        self._abandoned: CancellationTokenSource | None = None
+        self._all_ended: CancellationTokenSource | None = None
+        self._left: list[WorkItem] = []
+        self._on_crash: CrashHandler | None = None
+        self._exit_hooks: Sequence[ThreadExitHook] = ()
+
+    def start(self, cancellation_token: CancellationToken) -> None:
+        """Start the worker threads and return at once (on a host thread)."""
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or (
+                self.workers < 1):
+            raise ValueError(f"{type(self).__name__}.workers={self.workers!r} is invalid: "
+                             "expected an int >= 1")
+        if self._threads:
+            raise RuntimeError(f"Cannot start {type(self).__name__}: it runs only once.")
+        clock = cancellation_token.clock
+        self.queue._attach(self, clock)
+        self._draining = CancellationTokenSource(clock)
+        self._abandoned = CancellationTokenSource(clock)
+        self._all_ended = CancellationTokenSource(clock)
+        name = type(self).__name__
+        self._threads = [threading.Thread(target=self._work, name=f"threadhost:{name}:{i}",
+                                          daemon=True) for i in range(self.workers)]
+        for thread in self._threads:
+            clock.register_participant(thread)
+            thread.start()
+
+    def stop(self, cancellation_token: CancellationToken) -> None:
+        """Let the workers drain the queue until it is empty or ``cancellation_token`` fires
+        (the deadline); then stop taking work and account for what is left."""
+        if self._draining is None or self._abandoned is None or self._all_ended is None:
+            return
+        registration = cancellation_token.register(self._abandon)
+        try:
+            self._draining.cancel()
+            self.queue._wake_takers()
+            mine = threading.current_thread() in self._threads
+            if not mine:
+                self._all_ended.token.wait()
+        finally:
+            registration.unregister()
+        self._left = self.queue._close()
+        if self._left:
+            log.unfinished_work(type(self).__name__, list(self._left))
+
+    def _abandon(self) -> None:
+        assert self._abandoned is not None and self._all_ended is not None
+        self._abandoned.cancel()
+        self.queue._wake_takers()
+        self._all_ended.cancel()  # stop() waits no longer; running items become stragglers
+
+    def _work(self) -> None:
+        assert self._draining is not None and self._abandoned is not None
+        name = type(self).__name__
+        me = threading.current_thread()
+        token = self._abandoned.token
+        try:
+            while True:
+                item = self.queue._take(self._draining.token, token)
+                if item is None:
+                    return
+                try:
+                    item(token)
+                except Exception as exc:
+                    log.work_item_failed(name, item, exc)
+        except BaseException as exc:
+            log.service_crashed(name, exc)
+            if self._on_crash is not None:
+                self._on_crash(self, exc)
+        finally:
+            end_service_thread(name, token.clock, self._exit_hooks)
+            with self._lock:
+                self._ended.add(me)
+                last = len(self._ended) == len(self._threads)
+            if last and self._all_ended is not None:
+                self._all_ended.cancel()
+
+    # -- the host's protocol (see Host._account) ---------------------------------------------
+
+    def _bind_host(self, on_crash: CrashHandler, exit_hooks: Sequence[ThreadExitHook]) -> None:
+        self._on_crash = on_crash
+        self._exit_hooks = exit_hooks
+
+    def _live_threads(self) -> list[threading.Thread]:
+        with self._lock:
+            return [t for t in self._threads if t not in self._ended]
+
+    def _detach_thread(self, thread: threading.Thread) -> None:
+        with self._lock:
+            if thread not in self._threads:
+                return
+            self._ended.add(thread)
+            last = len(self._ended) == len(self._threads)
+        if last and self._all_ended is not None:
+            self._all_ended.cancel()
+
+    def _unfinished_work(self) -> list[WorkItem]:
+        return list(self._left)
+
+    def __repr__(self) -> str:
+        return f"<QueuedHostedService {type(self).__name__} workers={self.workers}>"
