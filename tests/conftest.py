@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 _GRACE = 5.0  # real seconds a finishing thread gets to end before it counts as leaked
 
 

@@ -99,6 +99,9 @@ class Host:
         self._names: dict[int, str] = {}  # id(service) -> name; written before threads start
         self._requests: queue.SimpleQueue[_StopRequest] = queue.SimpleQueue()
         self._control: threading.Thread | None = None
+        # Acquired (never released) by whoever first registers the control thread as a clock
+        # participant; non-blocking, so safe in a signal handler.
+        self._control_busy = threading.Lock()
         # The report is published once: _report is set, then every waiter's event. Callers
         # append their own fresh event first and re-check _report after, so no lock is taken
         # (Host.stop() must be callable from a signal handler).
@@ -165,21 +168,31 @@ class Host:
         if limit is not None:
             start_cts.cancel_after(limit)
         failure: _StartFailedError | None = None
+        # This thread (like the host's own) is a clock participant while it works, so a
+        # FakeClock under autojump never moves time in the middle of a start.
+        # application_started callbacks are part of the start, so they run inside it too.
+        me = threading.current_thread()
+        self._clock.register_participant(me)
         try:
-            self._start_all(start_cts.token, limit)
-        except _StartFailedError as exc:
-            failure = exc
+            try:
+                self._start_all(start_cts.token, limit)
+            except _StartFailedError as exc:
+                failure = exc
+            finally:
+                start_cts.close()
+                self._start_done.cancel()
+            if failure is None:
+                with self._lock:
+                    running = self._state is _State.STARTING  # else a stop began meanwhile
+                    if running:
+                        self._state = _State.RUNNING
+                if running:
+                    self._app._notify_started()
+                    log.started()
         finally:
-            start_cts.close()
-            self._start_done.cancel()
+            self._clock.unregister_participant(me)
         if failure is not None:
             self._fail_start(failure)
-        with self._lock:
-            if self._state is not _State.STARTING:
-                return  # a stop began meanwhile
-            self._state = _State.RUNNING
-        self._app._notify_started()
-        log.started()
 
     def _start_all(self, token: CancellationToken, limit: float | None) -> None:
         def check(name: str | None) -> bool:
@@ -334,7 +347,7 @@ class Host:
         self._waiters.append(waiter)
         if self._report is None:
             if not self._stop_unstarted(request.reason):
-                self._requests.put(request)
+                self._hand_over(request)
             waiter.wait()
         report = self._report
         assert report is not None
@@ -360,11 +373,22 @@ class Host:
         return True
 
     def _on_stop_requested(self) -> None:
-        self._requests.put(_StopRequest(self._app.stop_reason or "stop requested"))
+        self._hand_over(_StopRequest(self._app.stop_reason or "stop requested"))
+
+    def _hand_over(self, request: _StopRequest) -> None:
+        """Give a stop request to the control thread (signal-safe: no blocking lock)."""
+        control = self._control
+        if control is not None and self._control_busy.acquire(blocking=False):
+            self._clock.register_participant(control)  # busy from now until it publishes
+        self._requests.put(request)
 
     def _control_loop(self) -> None:
         request = self._requests.get()
-        self._publish(self._perform_stop(request))
+        try:
+            self._publish(self._perform_stop(request))
+        finally:
+            if self._control_busy.locked():
+                self._clock.unregister_participant(threading.current_thread())
 
     def _publish(self, report: ShutdownReport) -> None:
         self._report = report

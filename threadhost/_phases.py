@@ -81,13 +81,26 @@ class Phase:
             for call in self.calls:
                 call.run(clock)
             return
-        threads = [threading.Thread(target=call.run, args=(clock,), daemon=True,
-                                    name=f"threadhost:{call.phase}:{call.name}")
+        threads = [threading.Thread(target=_as_participant, args=(clock, call.run, clock),
+                                    daemon=True, name=f"threadhost:{call.phase}:{call.name}")
                    for call in self.calls]
         for thread in threads:
+            clock.register_participant(thread)
             thread.start()
         for thread in threads:
             thread.join()
+
+
+def _as_participant(clock: Clock, fn: Callable[..., object], *args: object) -> None:
+    """Run ``fn`` on a thread registered as a clock participant, then leave the clock.
+
+    The host's own working threads are participants while they work, so a FakeClock under
+    autojump does not move time while the host is busy starting or stopping.
+    """
+    try:
+        fn(*args)
+    finally:
+        clock.unregister_participant(threading.current_thread())
 
 
 def run_inline(phases: Sequence[Phase], clock: Clock) -> Call | None:
@@ -114,7 +127,9 @@ class _Runner:
 
     def __post_init__(self) -> None:
         self.done = CancellationTokenSource(self.clock)
-        self.thread = threading.Thread(target=self._run, name="threadhost:stop", daemon=True)
+        self.thread = threading.Thread(target=_as_participant, args=(self.clock, self._run),
+                                       name="threadhost:stop", daemon=True)
+        self.clock.register_participant(self.thread)
         self.thread.start()
 
     def _run(self) -> None:
@@ -152,11 +167,17 @@ def run_with_deadline(phases: Sequence[Phase], deadline: CancellationToken,
     if runner.done.is_cancellation_requested:
         runner.thread.join()
         return
+    # Deadline. The runner takes no more calls; the one it is in may be returning this very
+    # moment (a BackgroundService.stop returns at the deadline too), so it shares the grace
+    # with a fresh runner for the calls not begun.
     runner.abandon()
-    if not units:
-        return
-    late = _Runner(units, lock, clock)
-    if SYSTEM_CLOCK.wait(late.done.token, _GRACE):
-        late.thread.join()
-    else:
-        late.abandon()
+    runners = [runner]
+    if units:
+        runners.append(_Runner(units, lock, clock))
+    with CancellationTokenSource(SYSTEM_CLOCK) as grace:
+        grace.cancel_after(_GRACE)
+        for each in runners:
+            if wait_any([each.done.token, grace.token]) and not grace.is_cancellation_requested:
+                each.thread.join()
+    for each in runners:
+        each.abandon()

@@ -75,6 +75,7 @@ class FakeClockStallError(RuntimeError):
 @dataclass(eq=False)
 class _ThreadState:
     participant: bool
+    registrations: int = 0  # participants: how many registrations are open
     blocked: bool = False
     stalled: bool = False
     since: float = field(default_factory=time.monotonic)  # real time it last began running
@@ -210,13 +211,21 @@ class FakeClock(Clock):
     # -- participants ----------------------------------------------------------------------
 
     def register_participant(self, thread: threading.Thread) -> None:
+        """Count ``thread`` as a participant (running) until as many unregistrations."""
         with self._cond:
-            self._threads[thread] = _ThreadState(participant=True)
+            state = self._threads.get(thread)
+            if state is None or not state.participant:
+                state = self._threads[thread] = _ThreadState(participant=True)
+            state.registrations += 1
             self._cond.notify_all()
 
     def unregister_participant(self, thread: threading.Thread) -> None:
         with self._cond:
-            self._threads.pop(thread, None)
+            state = self._threads.get(thread)
+            if state is not None and state.participant:
+                state.registrations -= 1
+                if state.registrations <= 0:
+                    del self._threads[thread]
             self._cond.notify_all()
 
     # -- moving time -----------------------------------------------------------------------
@@ -305,8 +314,7 @@ class FakeClock(Clock):
             left = state.since + self.stall_timeout - now
             if left > 0:
                 soonest = left if soonest is None else min(soonest, left)
-                if not state.participant:
-                    poll = _POLL  # it may end without telling us
+                poll = _POLL  # it may end without telling us (a woken outsider does)
                 continue
             if not state.participant:
                 del self._threads[thread]  # a woken outsider stops counting after the timeout
