@@ -97,7 +97,7 @@ def test_set_moves_forward_and_refuses_to_go_back() -> None:
 
 def test_start_must_be_timezone_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        FakeClock(datetime(2030, 1, 1))  # noqa: DTZ001
+        FakeClock(datetime(2030, 1, 1))
 
 
 def run_recorder_for_an_hour() -> list[datetime]:
