@@ -211,6 +211,18 @@ def test_unresolvable_service_fails_start_naming_it_and_the_parameter() -> None:
     host.close()
 
 
+def test_failing_factory_is_named_by_its_qualname() -> None:
+    def make_mailer() -> th.HostedService:
+        raise LookupError("no smtp host")
+
+    host = make_builder(make_mailer).build()
+    with pytest.raises(th.HostStartupError, match=r"failed in construction: no smtp host") as info:
+        host.start()
+    assert info.value.service == ("test_failing_factory_is_named_by_its_qualname.<locals>."
+                                  "make_mailer")
+    host.close()
+
+
 def test_add_hosted_service_refuses_what_is_not_a_service() -> None:
     with pytest.raises(TypeError, match=r"must subclass threadhost.HostedService"):
         th.Host.create_application_builder([]).services.add_hosted_service(int)  # type: ignore[arg-type]

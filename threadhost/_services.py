@@ -152,6 +152,7 @@ class ServiceCollection:
         elif isinstance(service, HostedService):
             instance = service
             factory = lambda inj: instance  # noqa: E731
+            factory.service_name = type(instance).__name__  # type: ignore[attr-defined]
         elif callable(service):
             make = service
 
@@ -162,6 +163,8 @@ class ServiceCollection:
                         f"The hosted-service factory {make!r} returned {made!r}, which is not "
                         "a threadhost.HostedService.")
                 return made
+
+            factory.service_name = getattr(make, "__qualname__", repr(make))  # type: ignore[attr-defined]
         else:
             raise TypeError(
                 f"add_hosted_service() takes a HostedService class, instance or factory, got "
