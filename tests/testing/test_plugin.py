@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 USER_TESTS = '''
@@ -49,3 +51,19 @@ def test_fixtures_work_in_a_user_test_suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--log-level=DEBUG")
     result.assert_outcomes(passed=3)
+
+
+def readme_example(marker: str) -> str:
+    """The fenced Python block of README.md that begins with ``marker``."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for block in readme.split("```python\n")[1:]:
+        code = block.split("```", 1)[0]
+        if code.startswith(marker):
+            return code
+    raise AssertionError(f"README.md has no Python example starting with {marker!r}")
+
+
+def test_readme_testing_example_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_grace_period=readme_example("# test_grace_period.py"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
