@@ -20,19 +20,23 @@ class App:
     """A subprocess whose stdout lines can be awaited (with a timeout that fails loudly)."""
 
     def __init__(self, *args: str, env: Mapping[str, str] | None = None,
-                 cwd: str | os.PathLike[str] | None = None) -> None:
+                 cwd: str | os.PathLike[str] | None = None, merge_stderr: bool = False) -> None:
+        """Start ``python *args``; with ``merge_stderr`` its logs are awaitable lines too."""
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
                     **(env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [sys.executable, *args], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             stdin=subprocess.DEVNULL, text=True, env=full_env, cwd=cwd or ROOT)
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []
         self.stderr: list[str] = []
-        assert self.proc.stdout is not None and self.proc.stderr is not None
+        assert self.proc.stdout is not None
         self._readers = [
-            threading.Thread(target=self._read, args=(self.proc.stdout, True), daemon=True),
-            threading.Thread(target=self._read, args=(self.proc.stderr, False), daemon=True)]
+            threading.Thread(target=self._read, args=(self.proc.stdout, True), daemon=True)]
+        if self.proc.stderr is not None:
+            self._readers.append(
+                threading.Thread(target=self._read, args=(self.proc.stderr, False), daemon=True))
         for reader in self._readers:
             reader.start()
 

@@ -20,6 +20,7 @@ from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._logging import LoggingBuilder
 from ._options import ConsoleLifetimeOptions, HostOptions, _seconds
 from ._services import ServiceCollection, _Autowired
+from ._systemd import SystemdNotifier, SystemdWatchdog, _SystemdLifecycle, watchdog_interval
 
 HOST_PREFIX = "THREADHOST_"
 
@@ -94,6 +95,30 @@ class HostApplicationBuilder:
             raise ConfigurationError(f"shutdownTimeoutSeconds={raw!r} is invalid: {problem}")
         value.shutdown_timeout = seconds
         return value
+
+    def use_systemd(self) -> HostApplicationBuilder:
+        """Integrate with systemd when run as a ``Type=notify`` service; else change nothing.
+
+        With ``NOTIFY_SOCKET`` set: ``READY=1`` once started, ``STOPPING=1`` when the stop
+        begins, ``WATCHDOG=1`` every half ``WATCHDOG_USEC`` while healthy, and ``STATUS=``
+        lines. With ``JOURNAL_STREAM`` set: the ``systemd`` console log format. Reads the
+        environment now; call it on the builder thread. Returns the builder.
+        """
+        environ = os.environ
+        if environ.get("JOURNAL_STREAM"):
+            self.logging.add_console(formatter="systemd")
+        address = environ.get("NOTIFY_SOCKET")
+        if not address:
+            return self
+        notifier = SystemdNotifier(address)
+        self.services.add_instance(SystemdNotifier, notifier)
+        self.services.add_hosted_service(_SystemdLifecycle)
+        interval = watchdog_interval(environ)
+        if interval is not None:
+            def watchdog(lifetime: HostApplicationLifetime) -> SystemdWatchdog:
+                return SystemdWatchdog(notifier, lifetime, interval)
+            self.services.add_hosted_service(watchdog)
+        return self
 
     def add_thread_exit_hook(self, hook: ThreadExitHook) -> HostApplicationBuilder:
         """Run ``hook()`` on every BackgroundService thread as it ends (after ``execute``).

@@ -1,0 +1,84 @@
+"""``threadhost run`` and ``--help`` in real subprocesses: targets, exit codes, messages."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests._subprocess import App
+
+
+def threadhost(*args: str, env: dict[str, str] | None = None) -> App:
+    return App("-m", "threadhost", *args, env=env)
+
+
+@pytest.mark.parametrize("target", ["builder", "host", "make_host", "make_builder"])
+def test_run_each_kind_of_target_until_sigterm_exits_0(target: str) -> None:
+    with threadhost("run", f"tests.apps.cli_targets:{target}") as app:
+        app.expect("ready")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+        assert "cleanup done" in app.stdout
+
+
+def test_app_args_reach_the_configuration_of_a_function_target() -> None:
+    with threadhost("run", "tests.apps.cli_targets:make_builder", "--Greeting=hi") as app:
+        assert app.expect("ready").endswith("greeting=hi")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0
+
+
+def test_environment_and_shutdown_timeout_are_host_settings() -> None:
+    with threadhost("run", "--environment", "Staging", "--shutdown-timeout", "4",
+                    "tests.apps.cli_targets:builder") as app:
+        assert app.expect("ready") == "ready Staging 4.0 greeting=None"
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0
+
+
+def test_crashing_service_exits_1() -> None:
+    with threadhost("run", "tests.apps.cli_targets:make_crashing") as app:
+        assert app.wait() == 1, app.output()
+        assert any("BackgroundService 'Crash' failed" in line for line in app.stderr)
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("tests.apps.nope:host",
+     "threadhost run: error: cannot import module 'tests.apps.nope' (No module named "
+     "'tests.apps.nope'); check the name and that it is on sys.path"),
+    ("tests.apps.cli_targets:nope",
+     "threadhost run: error: module 'tests.apps.cli_targets' has no attribute 'nope'"),
+    ("tests.apps.cli_targets:not_a_host",
+     "threadhost run: error: 'tests.apps.cli_targets:not_a_host' is a int, not a Host, a "
+     "HostApplicationBuilder or a function returning one of them"),
+    ("tests.apps.cli_targets",
+     "threadhost run: error: 'tests.apps.cli_targets' is not MODULE:ATTR; write e.g. "
+     "myapp.worker:build_host"),
+])
+def test_bad_target_exits_2_naming_what_is_wrong(target: str, message: str) -> None:
+    with threadhost("run", target) as app:
+        assert app.wait() == 2
+        assert app.stderr == [message]
+
+
+def test_systemd_flag_refuses_a_built_host() -> None:
+    with threadhost("run", "--systemd", "tests.apps.cli_targets:host") as app:
+        assert app.wait() == 2
+        assert "--systemd needs a builder" in app.stderr[-1]
+
+
+def test_help_lists_the_commands() -> None:
+    with threadhost("--help") as app:
+        assert app.wait() == 0
+        out = "\n".join(app.stdout)
+        assert "run" in out and "demo" in out
+    with threadhost("run", "--help") as app:
+        assert app.wait() == 0
+        assert any("--shutdown-timeout S" in line for line in app.stdout)
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    with threadhost("frobnicate") as app:
+        assert app.wait() == 2
+        assert "invalid choice: 'frobnicate'" in app.stderr[-1]

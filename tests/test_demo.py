@@ -1,0 +1,77 @@
+"""The bundled demo, run as users run it: ``python -m threadhost demo``."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests._subprocess import App
+
+FAST = ["--Demo:NewOrderEvery=0.05", "--Demo:CheckUpdateTime=0.1", "--Demo:GracePeriodTime=0.2"]
+
+
+def database_state(path: Path) -> tuple[set[int], list[int]]:
+    """(ids of confirmed orders, order ids in the outbox, with repeats)."""
+    with sqlite3.connect(path) as connection:
+        confirmed = {r[0] for r in connection.execute(
+            "SELECT id FROM orders WHERE status = 'confirmed'")}
+        outbox = [r[0] for r in connection.execute("SELECT order_id FROM outbox")]
+    connection.close()
+    return confirmed, outbox
+
+
+def assert_every_confirmed_order_published_once(path: Path) -> set[int]:
+    confirmed, outbox = database_state(path)
+    assert sorted(outbox) == sorted(confirmed), "confirmed orders and outbox rows differ"
+    return confirmed
+
+
+def test_demo_runs_for_its_duration_and_keeps_the_outbox_invariant(tmp_path: Path) -> None:
+    db = tmp_path / "orders.db"
+    with App("-m", "threadhost", "demo", "--duration", "5", f"--Demo:Database={db}",
+             merge_stderr=True) as app:
+        assert app.wait(30) == 0, app.output()
+    confirmed = assert_every_confirmed_order_published_once(db)
+    assert confirmed, app.output()
+    assert any("--duration of 5.0s elapsed" in line for line in app.stdout)
+    assert app.stdout[-1].startswith(f"orders: ") and str(db) in app.stdout[-1]
+
+
+@pytest.mark.parametrize("moment", [
+    "Application started.", "Order 1 confirmed", "Order 3 confirmed",
+    "Published OrderConfirmed for order 5", "Order 12 confirmed",
+])
+def test_sigterm_at_any_moment_loses_no_confirmation(tmp_path: Path, moment: str) -> None:
+    db = tmp_path / "orders.db"
+    with App("-m", "threadhost", "demo", f"--Demo:Database={db}", *FAST,
+             merge_stderr=True) as app:
+        app.expect(moment)
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    assert_every_confirmed_order_published_once(db)
+
+
+def test_json_logs_option_writes_json(tmp_path: Path) -> None:
+    with App("-m", "threadhost", "demo", "--json-logs", "--duration", "0.5",
+             f"--Demo:Database={tmp_path / 'orders.db'}") as app:
+        assert app.wait(30) == 0, app.output()
+    assert app.stderr and all(line.startswith("{") for line in app.stderr)
+
+
+def test_restart_publishes_confirmations_a_killed_run_left_behind(tmp_path: Path) -> None:
+    db = tmp_path / "orders.db"
+    with App("-m", "threadhost", "demo", "--duration", "0.3", f"--Demo:Database={db}",
+             *FAST) as app:
+        assert app.wait(30) == 0
+    with sqlite3.connect(db) as connection:  # as if killed between confirm and publish
+        connection.execute("UPDATE orders SET status = 'confirmed' WHERE id = 1")
+        connection.execute("DELETE FROM outbox WHERE order_id = 1")
+    connection.close()
+    with App("-m", "threadhost", "demo", "--duration", "0.3", f"--Demo:Database={db}",
+             *FAST, merge_stderr=True) as app:
+        assert app.wait(30) == 0
+    assert any("Order 1 was confirmed but never published" in line for line in app.stdout)
+    assert_every_confirmed_order_published_once(db)
