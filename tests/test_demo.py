@@ -37,7 +37,7 @@ def test_demo_runs_for_its_duration_and_keeps_the_outbox_invariant(tmp_path: Pat
     confirmed = assert_every_confirmed_order_published_once(db)
     assert confirmed, app.output()
     assert any("--duration of 5.0s elapsed" in line for line in app.stdout)
-    assert app.stdout[-1].startswith(f"orders: ") and str(db) in app.stdout[-1]
+    assert app.stdout[-1].startswith("orders: ") and str(db) in app.stdout[-1]
 
 
 @pytest.mark.parametrize("moment", [
