@@ -1,0 +1,102 @@
+"""use_systemd() against a real AF_UNIX datagram socket standing in for systemd."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests._services import WAIT
+from tests._subprocess import App
+
+APP = "tests/apps/systemd_app.py"
+
+
+class Systemd:
+    """The receiving end of NOTIFY_SOCKET."""
+
+    def __init__(self, address: str) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
+        self.sock.settimeout(WAIT)
+        self.address = address
+        self.seen: list[str] = []
+
+    def receive(self) -> list[str]:
+        lines = self.sock.recv(4096).decode().split("\n")
+        self.seen += lines
+        return lines
+
+    def until(self, line: str) -> None:
+        while line not in self.receive():
+            pass
+
+
+@pytest.fixture(params=["path", "abstract"])
+def systemd(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Systemd]:
+    if request.param == "path":
+        address = str(tmp_path / "notify.sock")
+    else:
+        address = f"@threadhost-test-{os.getpid()}-{id(tmp_path)}"
+    receiver = Systemd(address)
+    yield receiver
+    receiver.sock.close()
+
+
+def test_ready_watchdog_and_stopping_are_sent(systemd: Systemd) -> None:
+    env = {"NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": "200000"}
+    with App(APP, env=env) as app:
+        systemd.until("READY=1")
+        assert "STATUS=Running" in systemd.seen
+        for _ in range(3):
+            systemd.until("WATCHDOG=1")
+        app.send(signal.SIGTERM)
+        systemd.until("STOPPING=1")
+        assert app.wait() == 0, app.output()
+    assert "STATUS=Stopping: signal SIGTERM" in systemd.seen
+    assert systemd.seen.index("READY=1") < systemd.seen.index("WATCHDOG=1")
+
+
+def test_watchdog_meant_for_another_process_is_not_fed(tmp_path: Path) -> None:
+    systemd = Systemd(str(tmp_path / "notify.sock"))
+    env = {"NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"}
+    with App(APP, env=env) as app:
+        systemd.until("READY=1")
+        app.send(signal.SIGTERM)
+        systemd.until("STOPPING=1")
+        assert app.wait() == 0
+    systemd.sock.close()
+    assert "WATCHDOG=1" not in systemd.seen
+
+
+def test_without_notify_socket_nothing_changes() -> None:
+    env = {"NOTIFY_SOCKET": "", "JOURNAL_STREAM": ""}
+    with App(APP, env=env) as app:
+        app.expect("ready")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    assert not any("systemd" in line.lower() for line in app.stderr)
+    assert not any(line.startswith("<") for line in app.stderr)
+
+
+def test_journal_stream_switches_logs_to_the_systemd_format() -> None:
+    with App(APP, env={"JOURNAL_STREAM": "8:12345", "NOTIFY_SOCKET": ""}) as app:
+        app.expect("ready")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0
+    assert "<6>threadhost.hosting.lifetime: Application started. Press Ctrl+C to shut down." \
+        in app.stderr
+    assert all(line.startswith("<") for line in app.stderr)
+
+
+def test_unreachable_socket_is_logged_once_and_the_host_runs(tmp_path: Path) -> None:
+    env = {"NOTIFY_SOCKET": str(tmp_path / "nobody-listens.sock")}
+    with App(APP, env=env) as app:
+        app.expect("ready")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    assert len([line for line in app.stderr if "Cannot notify systemd" in line]) == 1
