@@ -1,0 +1,20 @@
+"""Settings of the test project; the database file comes from THREADHOST_TEST_DB."""
+
+import os
+
+SECRET_KEY = "tests-only"
+DEBUG = False
+USE_TZ = True
+INSTALLED_APPS = ["workers"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ["THREADHOST_TEST_DB"],
+        "OPTIONS": {"timeout": 30},
+    }
+}
+THREADHOST = {
+    "Workers": {"A": "settings", "B": "settings", "C": "settings"},
+    "HostOptions": {"ShutdownTimeout": 10},
+}

@@ -1,0 +1,112 @@
+"""Django integration: run a threadhost host from a management command.
+
+Subclass ``HostCommand`` and implement ``configure_host``::
+
+    # myapp/management/commands/runworkers.py
+    from threadhost.contrib.django import HostCommand, close_old_connections
+
+    class Command(HostCommand):
+        help = "Runs the background workers."
+
+        def configure_host(self, builder):
+            builder.services.add_hosted_service(EmailSender)
+
+Then ``python manage.py runworkers --Workers:BatchSize=50`` runs the host until Ctrl+C or
+SIGTERM and exits with its exit code. Configuration, later wins: ``settings.THREADHOST`` (a
+dict, nested sections allowed), the usual threadhost sources (``appsettings.json`` in the
+content root, environment variables), then the command's own arguments (``--Key=value``,
+``Key=value``).
+
+Django keeps one database connection per thread. Every service thread of the host (each
+BackgroundService thread and queue worker) closes its connections when it ends, so none is
+left open; a long-running loop should also call ``close_old_connections()`` each iteration,
+as Django's request cycle does, to drop connections that broke or outlived ``CONN_MAX_AGE``.
+"""
+
+from __future__ import annotations
+
+import sys
+from argparse import Namespace
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections as _close_old_connections
+from django.db import connections
+
+from threadhost._builder import HostApplicationBuilder
+from threadhost._configuration import _flatten_json, _Source
+from threadhost._host import Host
+
+__all__ = ["HostCommand", "close_old_connections"]
+
+
+def close_old_connections() -> None:
+    """Close this thread's Django database connections that are unusable or past
+    ``CONN_MAX_AGE``; call it at the top of each iteration of a long-running loop.
+
+    Runs on the calling thread and touches only its connections (Django's are per thread).
+    """
+    _close_old_connections()
+
+
+def close_thread_connections() -> None:
+    """Close every Django database connection of the calling thread (a thread-exit hook)."""
+    connections.close_all()
+
+
+class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hints
+    """A management command that builds and runs a threadhost host.
+
+    ``handle()`` runs on the command's thread (the main thread under ``manage.py``, so Ctrl+C
+    and SIGTERM stop the host gracefully): it builds the host with ``configure_host``, runs it,
+    and exits with its exit code (returning normally for 0, raising ``SystemExit`` otherwise).
+    """
+
+    help = "Runs a threadhost host until Ctrl+C or SIGTERM."
+
+    def configure_host(self, builder: HostApplicationBuilder) -> None:
+        """Register the services (and options) of the host; called once by ``handle()``."""
+        raise NotImplementedError(
+            f"{type(self).__module__}.{type(self).__name__} must implement "
+            "configure_host(self, builder) to register its services.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("host_args", nargs="*", metavar="Key=value",
+                            help="configuration for the host: --Key=value or Key=value")
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+
+        def parse_args(args: Sequence[str] | None = None,
+                       namespace: Namespace | None = None) -> Namespace:
+            # --Key=value options are the host's configuration, not the command's options.
+            known: Namespace
+            known, unknown = parser.parse_known_args(args, namespace)
+            known.host_args = [*unknown, *(getattr(known, "host_args", None) or [])]
+            return known
+
+        parser.parse_args = parse_args
+        return parser
+
+    def build_host(self, host_args: Sequence[str]) -> Host:
+        """The host: settings.THREADHOST, default sources, ``host_args``; configure_host."""
+        builder = Host.create_application_builder(list(host_args))
+        defaults = getattr(settings, "THREADHOST", None) or {}
+        if not isinstance(defaults, dict):
+            raise TypeError(f"settings.THREADHOST must be a dict of configuration, got "
+                            f"{type(defaults).__name__}")
+        data: dict[str, tuple[str, str]] = {}
+        _flatten_json(defaults, "", data)
+        # Lowest precedence: everything else overrides the Django settings.
+        builder.configuration._sources.insert(0, _Source("settings.THREADHOST", data))
+        builder.add_thread_exit_hook(close_thread_connections)
+        self.configure_host(builder)
+        return builder.build()
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host = self.build_host(options.get("host_args") or [])
+        code = host.run()
+        if code:
+            sys.exit(code)
