@@ -13,6 +13,7 @@ from ._cancellation import CancellationToken, CancellationTokenSource
 from ._clock import Clock
 from ._errors import OperationCanceledError
 from ._hosted_service import HostedService
+from ._threads import start_thread
 
 
 class _Phase(enum.Enum):
@@ -117,7 +118,7 @@ class BackgroundService(HostedService):
                 target=self._run, name=f"threadhost:{type(self).__name__}", daemon=True)
             state.phase = _Phase.RUNNING
             clock.register_participant(state.thread)
-            state.thread.start()
+            start_thread(state.thread)
 
     def stop(self, cancellation_token: CancellationToken) -> None:
         """Cancel the stopping token, then wait for the thread to end or for

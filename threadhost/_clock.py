@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, final
 
+from ._threads import start_thread
+
 if TYPE_CHECKING:
     from ._cancellation import CancellationToken
 
@@ -122,7 +124,7 @@ class _TimerThread:
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="threadhost:timer", daemon=True)
-                self._thread.start()
+                start_thread(self._thread)
             else:
                 self._cond.notify()
         return timer

@@ -44,6 +44,7 @@ from ._environment import HostEnvironment
 from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._options import ConsoleLifetimeOptions
 from ._report import capture_stack
+from ._threads import start_thread
 
 _HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
 _FORCE_ON_REPEAT = (signal.SIGINT, signal.SIGTERM)
@@ -85,7 +86,7 @@ class ConsoleLifetime(HostLifetime):
         self._watching = True
         self._watcher = threading.Thread(
             target=self._watch, name="threadhost:signals", daemon=True)
-        self._watcher.start()
+        start_thread(self._watcher)
         for signum in _HANDLED:
             self._previous[signum] = signal.signal(signum, self._on_signal)
 

@@ -25,6 +25,7 @@ from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._options import BackgroundServiceExceptionBehavior, HostOptions
 from ._phases import Call, Phase
 from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork, capture_stack
+from ._threads import start_thread
 
 if TYPE_CHECKING:
     from ._builder import HostApplicationBuilder
@@ -160,7 +161,7 @@ class Host:
         log.starting()
         self._control = threading.Thread(target=self._control_loop, name="threadhost:host",
                                          daemon=True)
-        self._control.start()
+        start_thread(self._control)
         self._app.application_stopping.register(self._on_stop_requested)
         limits = [t for t in (timeout, self._options.startup_timeout) if t is not None]
         limit = min(limits) if limits else None

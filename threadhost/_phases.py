@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
 from ._clock import SYSTEM_CLOCK, Clock
+from ._threads import start_thread
 
 _GRACE = 0.5
 """Real seconds the calls left after the deadline get, all together."""
@@ -86,7 +87,7 @@ class Phase:
                    for call in self.calls]
         for thread in threads:
             clock.register_participant(thread)
-            thread.start()
+            start_thread(thread)
         for thread in threads:
             thread.join()
 
@@ -130,7 +131,7 @@ class _Runner:
         self.thread = threading.Thread(target=_as_participant, args=(self.clock, self._run),
                                        name="threadhost:stop", daemon=True)
         self.clock.register_participant(self.thread)
-        self.thread.start()
+        start_thread(self.thread)
 
     def _run(self) -> None:
         try:

@@ -25,6 +25,7 @@ from ._cancellation import CancellationToken, CancellationTokenSource
 from ._clock import SYSTEM_CLOCK, Clock
 from ._errors import QueueFullError
 from ._hosted_service import HostedService
+from ._threads import start_thread
 
 WorkItem = Callable[[CancellationToken], object]
 
@@ -211,7 +212,7 @@ class QueuedHostedService(HostedService):
                                           daemon=True) for i in range(self.workers)]
         for thread in self._threads:
             clock.register_participant(thread)
-            thread.start()
+            start_thread(thread)
 
     def stop(self, cancellation_token: CancellationToken) -> None:
         """Let the workers drain the queue until it is empty or ``cancellation_token`` fires

@@ -51,6 +51,7 @@ from threadhost import _log_messages as log
 from threadhost._cancellation import Latch, Registration
 from threadhost._clock import Clock, TimerHandle
 from threadhost._report import capture_stack
+from threadhost._threads import start_thread
 
 if TYPE_CHECKING:
     from threadhost._cancellation import CancellationToken
@@ -336,7 +337,7 @@ class FakeClock(Clock):
         if self.autojump and self._driver is None:
             self._driver = threading.Thread(target=self._drive, name="threadhost:autojump",
                                             daemon=True)
-            self._driver.start()
+            start_thread(self._driver)
         else:
             self._cond.notify_all()
 
