@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from . import _log_messages as log
 from ._cancellation import CancellationToken, CancellationTokenSource
-from ._clock import Clock
+from ._clock import Clock, SystemClock
 from ._errors import OperationCanceledError
 from ._hosted_service import HostedService
 from ._threads import start_thread
@@ -23,6 +23,9 @@ class _Phase(enum.Enum):
     STOPPED = "stopped"
     CRASHED = "crashed"
 
+
+_QUICK_JOIN = 0.05
+"""Real seconds stop() joins a thread on the system clock before it waits on the deadline."""
 
 CrashHandler = Callable[[HostedService, BaseException], None]
 ThreadExitHook = Callable[[], object]
@@ -39,6 +42,7 @@ class _State:
     # deadline passed: the one thing stop() waits on. `ended` tells the two apart.
     join_signal: CancellationTokenSource | None = None
     ended: bool = False
+    detached: bool = False  # the thread waits in Host.stop(): never wait for it
     exception: BaseException | None = None
     clock: Clock | None = None
     on_crash: CrashHandler | None = None
@@ -136,15 +140,30 @@ class BackgroundService(HostedService):
         if threading.current_thread() is state.thread:
             state.stopping.cancel()
             return
-        # One signal, fired by whichever comes first: the thread ending or the deadline. Not a
-        # linked source: its callback chain would run on the ending service thread and wake
-        # this one while that thread still holds the GIL (measured: 2.3x slower stop of 1000
-        # services on a 2-core machine).
-        registration = cancellation_token.register(state.join_signal.cancel)
         try:
             state.stopping.cancel()
         finally:
+            self._join(state, cancellation_token)
+
+    def _join(self, state: _State, cancellation_token: CancellationToken) -> None:
+        assert state.join_signal is not None and state.thread is not None
+        if state.detached:
+            return
+        if isinstance(state.clock, SystemClock) and not (
+                cancellation_token.is_cancellation_requested):
+            # A well-behaved thread ends at once, and join() wakes us exactly when it has (any
+            # signal of our own would wake us while it still holds the GIL, a second wake-up:
+            # measured 1.6x the bare-threading stop of 1000 services against 1.2x). Bounded,
+            # so the deadline is kept to within _QUICK_JOIN.
+            state.thread.join(_QUICK_JOIN)
+            if not state.thread.is_alive():
+                return
+        # One signal, fired by whichever comes first: the thread ending or the deadline. Not a
+        # linked source: its callback chain would run on the ending service thread.
+        registration = cancellation_token.register(state.join_signal.cancel)
+        try:
             state.join_signal.token.wait()
+        finally:
             registration.unregister()
 
     def _state(self) -> _State:
@@ -169,7 +188,7 @@ class BackgroundService(HostedService):
         state = self._state()
         if thread is not state.thread:
             return
-        state.ended = True
+        state.detached = state.ended = True
         if state.join_signal is not None:
             state.join_signal.cancel()
 

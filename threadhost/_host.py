@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import queue
@@ -15,7 +16,7 @@ import injector
 
 from . import _log_messages as log
 from . import _phases
-from ._background_service import ThreadExitHook
+from ._background_service import BackgroundService, ThreadExitHook
 from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
 from ._clock import Clock
 from ._console_lifetime import ConsoleLifetime
@@ -23,15 +24,21 @@ from ._errors import HostStartupError
 from ._hosted_service import HostedLifecycleService, HostedService
 from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._options import BackgroundServiceExceptionBehavior, HostOptions
+from ._periodic import PeriodicBackgroundService
 from ._phases import Call, Phase
 from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork, capture_stack
-from ._threads import start_thread
+from ._task_queue import QueuedHostedService
+from ._threads import start_thread, stop_signals_blocked
 
 if TYPE_CHECKING:
     from ._builder import HostApplicationBuilder
 
 HostedServiceFactory = Callable[[injector.Injector], HostedService]
 """How the host obtains one hosted service, given the injector (built by ServiceCollection)."""
+
+_QUICK_STARTS = frozenset({BackgroundService.start, PeriodicBackgroundService.start,
+                           QueuedHostedService.start})
+"""Start methods known to return at once (they only start threads)."""
 
 _STOP_PHASES = frozenset({"application_stopping", "stopping", "stop", "stopped", "lifetime"})
 
@@ -222,22 +229,35 @@ class Host:
         phases: list[tuple[str, list[_Entry]]] = [
             ("starting", lifecycle), ("start", entries), ("started", lifecycle)]
         by_name = {e.name: e for e in entries}
-        for phase_name, phase_entries in phases:
-            calls = [Call(e.name, phase_name, functools.partial(
-                getattr(e.service, phase_name), token)) for e in phase_entries]
-            groups = [calls] if concurrent and calls else [[c] for c in calls]
-            for group in groups:
-                if not check(group[0].name):
-                    return
-                if len(group) == 1:
-                    group[0].run(self._clock)
-                else:
-                    Phase(group, concurrent=True).run(self._clock)
-                if phase_name == "start":
-                    self._record_started(by_name, group)
-                for call in group:
-                    if call.error is not None:
-                        raise _StartFailedError(call.name, phase_name, call.error)
+        with contextlib.ExitStack() as masked:
+            is_masked = False
+            for phase_name, phase_entries in phases:
+                calls = [Call(e.name, phase_name, functools.partial(
+                    getattr(e.service, phase_name), token)) for e in phase_entries]
+                groups = [calls] if concurrent and calls else [[c] for c in calls]
+                for group in groups:
+                    if not check(group[0].name):
+                        return
+                    # Runs of starts that only start threads share one signal block (see
+                    # _threads); any other call runs with the signals open.
+                    quick = phase_name == "start" and all(
+                        type(by_name[c.name].service).start in _QUICK_STARTS for c in group)
+                    if quick and not is_masked:
+                        masked.enter_context(stop_signals_blocked())
+                    elif not quick and is_masked:
+                        masked.close()
+                    is_masked = quick
+                    if len(group) == 1:
+                        group[0].run(self._clock)
+                    else:
+                        Phase(group, concurrent=True).run(self._clock)
+                    if phase_name == "start":
+                        self._record_started(by_name, group)
+                    for call in group:
+                        if call.error is not None:
+                            raise _StartFailedError(call.name, phase_name, call.error)
+                masked.close()
+                is_masked = False
         check(None)
 
     def _record_started(self, by_name: dict[str, _Entry], calls: Sequence[Call]) -> None:
