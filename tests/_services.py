@@ -134,11 +134,15 @@ class StopsApplication(th.HostedService):
         pass
 
 
-def make_builder(*services: object, args: Sequence[str] = (),
+def make_builder(*services: object, args: Sequence[str] = (), clock: th.Clock | None = None,
                  **host_options: object) -> th.HostApplicationBuilder:
-    """A builder with NullLifetime, the given hosted services and HostOptions overrides."""
+    """A builder with NullLifetime, the given hosted services and HostOptions overrides; with
+    ``clock``, that clock and no console handler (logs reach caplog only)."""
     builder = th.Host.create_application_builder(list(args))
     builder.services.add_singleton(th.HostLifetime, th.NullLifetime)
+    if clock is not None:
+        builder.services.add_instance(th.Clock, clock)
+        builder.logging.clear_providers()
     if host_options:
         builder.services.configure(th.HostOptions, **host_options)
     for service in services:

@@ -31,8 +31,7 @@ class Ticker(th.PeriodicBackgroundService):
 
 def run_for(service: th.PeriodicBackgroundService, seconds: float) -> None:
     clock = FakeClock()
-    builder = make_builder(service)
-    builder.services.add_instance(th.Clock, clock)
+    builder = make_builder(service, clock=clock)
     with builder.build():
         clock.advance(seconds)
 

@@ -110,16 +110,22 @@ def _convert(section: Configuration, hint: Any) -> Any:
     return _convert_scalar(section.path, raw, hint)
 
 
+def resolve_type_hints(target: Any, label: str) -> dict[str, Any]:
+    """``typing.get_type_hints(target)``, with a TypeError that says how to fix a NameError."""
+    try:
+        return typing.get_type_hints(target)
+    except NameError as exc:
+        raise TypeError(
+            f"Cannot resolve the type hints of {label}: {exc}. Hinted classes must be "
+            "importable names; a class defined inside a function cannot be resolved under "
+            "`from __future__ import annotations`.") from exc
+
+
 def bind(section: Configuration, options_type: type[T], base: T | None = None) -> T:
     """Fill a new ``options_type`` from ``section``; see ``Configuration.bind``."""
     if not (dataclasses.is_dataclass(options_type) and isinstance(options_type, type)):
         raise TypeError(f"bind() needs a dataclass type, got {options_type!r}")
-    try:
-        hints = typing.get_type_hints(options_type)
-    except NameError as exc:
-        raise TypeError(
-            f"Cannot resolve the type hints of {options_type.__qualname__}: {exc}. Field types "
-            "must be importable names.") from exc
+    hints = resolve_type_hints(options_type, options_type.__qualname__)
     present = {_norm(c): c for c in section.children()}
     kwargs: dict[str, Any] = {}
     for field in dataclasses.fields(options_type):

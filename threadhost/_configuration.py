@@ -190,6 +190,17 @@ class Configuration:
 
     # -- sources ---------------------------------------------------------------------------
 
+    def _add_lowest(self, name: str, mapping: Mapping[str, object] | None = None,
+                    source: _Source | None = None) -> Configuration:
+        """Put a source *under* all others (used for defaults: the demo's own settings file,
+        Django's ``settings.THREADHOST``)."""
+        if source is None:
+            data: _Data = {}
+            _flatten_json(dict(mapping or {}), "", data)
+            source = _Source(name, data)
+        self._sources.insert(0, source)
+        return self
+
     def _add(self, source: _Source) -> Configuration:
         if self._root is not self:
             raise TypeError("Add sources to the root configuration, not to a section.")

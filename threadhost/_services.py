@@ -18,6 +18,7 @@ from typing import Any, TypeVar, Union, cast
 
 import injector
 
+from ._binding import resolve_type_hints
 from ._configuration import Configuration
 from ._errors import ConfigurationError
 from ._host import HostedServiceFactory
@@ -64,13 +65,7 @@ def autowire(inj: injector.Injector, target: Callable[..., T]) -> T:
     if target in stack:
         chain = " -> ".join(getattr(t, "__qualname__", repr(t)) for t in [*stack, target])
         raise TypeError(f"Cannot construct {label}: its dependencies form a cycle: {chain}")
-    try:
-        hints = typing.get_type_hints(func)
-    except NameError as exc:
-        raise TypeError(
-            f"Cannot resolve the type hints of {label}: {exc}. Hinted classes must be "
-            "importable names; a class defined inside a function cannot be resolved under "
-            "`from __future__ import annotations`.") from exc
+    hints = resolve_type_hints(func, label)
     params = list(inspect.signature(func).parameters.values())
     if is_class:
         params = params[1:]

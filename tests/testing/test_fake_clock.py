@@ -103,9 +103,7 @@ def test_start_must_be_timezone_aware() -> None:
 def run_recorder_for_an_hour() -> list[datetime]:
     clock = FakeClock()
     service = Recorder5m()
-    builder = make_builder(service)
-    builder.services.add_instance(th.Clock, clock)
-    builder.logging.clear_providers()
+    builder = make_builder(service, clock=clock)
     host = builder.build()
     host.start()
     clock.advance(3600)
@@ -124,9 +122,7 @@ def test_five_minute_service_records_exactly_13_times_in_an_hour_every_run() -> 
 def test_autojump_runs_a_virtual_day_of_five_minute_ticks_in_under_a_second() -> None:
     clock = FakeClock(autojump=True)
     service = Recorder5m()
-    builder = make_builder(service)
-    builder.services.add_instance(th.Clock, clock)
-    builder.logging.clear_providers()
+    builder = make_builder(service, clock=clock)
     host = builder.build()
     lifetime = host.services.get(th.HostApplicationLifetime)
     # Under autojump time runs as soon as every participant waits, so the end is set up in
@@ -151,9 +147,7 @@ def test_autojump_runs_a_virtual_day_of_five_minute_ticks_in_under_a_second() ->
 def test_autojump_abandons_a_straggler_at_a_one_hour_deadline_in_seconds() -> None:
     clock = FakeClock(autojump=True, stall_timeout=0.2)
     straggler = IgnoresToken()
-    builder = make_builder(straggler, shutdown_timeout=3600)
-    builder.services.add_instance(th.Clock, clock)
-    builder.logging.clear_providers()
+    builder = make_builder(straggler, shutdown_timeout=3600, clock=clock)
     host = builder.build()
     host.start()
     assert straggler.entered.wait(WAIT)
@@ -172,8 +166,7 @@ def test_stall_logs_the_thread_and_stops_holding_the_clock(
         caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeClock(stall_timeout=0.1)
     straggler = IgnoresToken()
-    builder = make_builder(straggler)
-    builder.services.add_instance(th.Clock, clock)
+    builder = make_builder(straggler, clock=clock)
     host = builder.build()
     host.start()
     clock.advance(10)  # returns although the straggler never waits on the clock
@@ -189,9 +182,7 @@ def test_stall_logs_the_thread_and_stops_holding_the_clock(
 def test_stall_raises_when_asked_to() -> None:
     clock = FakeClock(stall_timeout=0.1, on_stall="raise")
     straggler = IgnoresToken()
-    builder = make_builder(straggler)
-    builder.services.add_instance(th.Clock, clock)
-    builder.logging.clear_providers()
+    builder = make_builder(straggler, clock=clock)
     host = builder.build()
     host.start()
     with pytest.raises(FakeClockStallError, match=r"thread 'threadhost:IgnoresToken' stayed "
@@ -214,8 +205,7 @@ def test_advance_from_inside_a_service_thread() -> None:
             moved.set()
             stopping_token.wait()
 
-    builder = make_builder(Mover())
-    builder.services.add_instance(th.Clock, clock)
+    builder = make_builder(Mover(), clock=clock)
     with builder.build():
         assert moved.wait(WAIT)
     assert seen == [42]
@@ -224,9 +214,7 @@ def test_advance_from_inside_a_service_thread() -> None:
 def test_manual_clock_deadline_passes_only_when_the_test_advances() -> None:
     clock = FakeClock(stall_timeout=0.1)
     straggler = IgnoresToken()
-    builder = make_builder(straggler, shutdown_timeout=30)
-    builder.services.add_instance(th.Clock, clock)
-    builder.logging.clear_providers()
+    builder = make_builder(straggler, shutdown_timeout=30, clock=clock)
     host = builder.build()
     host.start()
     reports: list[th.ShutdownReport] = []

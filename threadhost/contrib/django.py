@@ -36,7 +36,6 @@ from django.db import close_old_connections as _close_old_connections
 from django.db import connections
 
 from threadhost._builder import HostApplicationBuilder
-from threadhost._configuration import _flatten_json, _Source
 from threadhost._host import Host
 
 __all__ = ["HostCommand", "close_old_connections"]
@@ -97,10 +96,8 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
         if not isinstance(defaults, dict):
             raise TypeError(f"settings.THREADHOST must be a dict of configuration, got "
                             f"{type(defaults).__name__}")
-        data: dict[str, tuple[str, str]] = {}
-        _flatten_json(defaults, "", data)
         # Lowest precedence: everything else overrides the Django settings.
-        builder.configuration._sources.insert(0, _Source("settings.THREADHOST", data))
+        builder.configuration._add_lowest("settings.THREADHOST", defaults)
         builder.add_thread_exit_hook(close_thread_connections)
         self.configure_host(builder)
         return builder.build()
