@@ -169,12 +169,15 @@ class SystemClock(Clock):
     """
 
     def monotonic(self) -> float:
+        """``time.monotonic()``."""
         return time.monotonic()
 
     def now(self) -> datetime:
+        """``datetime.now(UTC)``."""
         return datetime.now(UTC)
 
     def wait(self, token: CancellationToken | None, timeout: float | None) -> bool:
+        """Block on the token's lock for up to ``timeout`` real seconds (see ``Clock.wait``)."""
         if token is None:
             if timeout is None:
                 threading.Event().wait()  # an explicit request to wait forever
@@ -184,6 +187,7 @@ class SystemClock(Clock):
         return token._event.wait(timeout)
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        """Run ``callback`` on ``threadhost:timer`` after ``delay`` real seconds."""
         return _TIMERS.schedule(delay, callback)
 
     def __repr__(self) -> str:

@@ -147,6 +147,11 @@ class FakeClock(Clock):
     # -- waiting ---------------------------------------------------------------------------
 
     def wait(self, token: CancellationToken | None, timeout: float | None) -> bool:
+        """Block until the token is cancelled or ``timeout`` *virtual* seconds pass.
+
+        Real time never ends the wait: only ``advance``/``set``/autojump reaching the deadline,
+        or the token. While blocked, the calling thread counts as settled.
+        """
         if token is not None and token.is_cancellation_requested:
             return True
         me = threading.current_thread()
@@ -188,6 +193,7 @@ class FakeClock(Clock):
         self._cond.notify_all()
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        """Run ``callback`` on the thread that moves time past ``delay`` virtual seconds."""
         timer = _Timer(0.0, 0, callback=callback, owner=self)
         with self._cond:
             timer.deadline, timer.seq = self._now + max(delay, 0.0), next(self._seq)
@@ -221,6 +227,7 @@ class FakeClock(Clock):
             self._cond.notify_all()
 
     def unregister_participant(self, thread: threading.Thread) -> None:
+        """Close one registration of ``thread``; at the last it no longer holds the clock."""
         with self._cond:
             state = self._threads.get(thread)
             if state is not None and state.participant:
