@@ -178,11 +178,6 @@ class BackgroundService(HostedService):
         state.on_crash = on_crash
         state.exit_hooks = exit_hooks
 
-    @property
-    def _finished(self) -> bool:
-        """True once the thread has left ``execute`` (or has handed itself to ``Host.stop``)."""
-        return self._state().ended
-
     def _detach_thread(self, thread: threading.Thread) -> None:
         """``thread`` waits in ``Host.stop()``: if it is ours, stop waiting for it."""
         state = self._state()

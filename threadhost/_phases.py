@@ -104,19 +104,6 @@ def _as_participant(clock: Clock, fn: Callable[..., object], *args: object) -> N
         clock.unregister_participant(threading.current_thread())
 
 
-def run_inline(phases: Sequence[Phase], clock: Clock) -> Call | None:
-    """Run phases on this thread, stopping after the first phase with a failed call.
-
-    Returns the first failed call (in registration order), or None.
-    """
-    for phase in phases:
-        phase.run(clock)
-        failed = next((c for c in phase.calls if c.error is not None), None)
-        if failed is not None:
-            return failed
-    return None
-
-
 @dataclass(eq=False)
 class _Runner:
     units: deque[Phase | Call]
