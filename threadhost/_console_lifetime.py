@@ -46,7 +46,8 @@ from ._options import ConsoleLifetimeOptions
 from ._report import capture_stack
 from ._threads import start_thread
 
-_HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+_HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT")
+                 if hasattr(signal, name))  # no SIGQUIT on Windows
 _FORCE_ON_REPEAT = (signal.SIGINT, signal.SIGTERM)
 _STOP_WATCHING = -1
 FORCED_EXIT_CODE = 130

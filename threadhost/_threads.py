@@ -24,7 +24,10 @@ import signal
 import threading
 from collections.abc import Iterator
 
-_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGQUIT})
+# SIGQUIT and pthread_sigmask are POSIX; elsewhere (Windows) there is nothing to block.
+_STOP_SIGNALS = frozenset(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT")
+                          if hasattr(signal, name))
+_CAN_MASK = hasattr(signal, "pthread_sigmask")
 _local = threading.local()  # .depth: how many stop_signals_blocked() blocks this thread is in
 
 
@@ -37,7 +40,7 @@ def stop_signals_blocked() -> Iterator[None]:
     wraps runs of its own non-blocking ``start`` calls, saving two system calls per thread).
     """
     depth = getattr(_local, "depth", 0)
-    if depth:
+    if depth or not _CAN_MASK:
         _local.depth = depth + 1
         try:
             yield
