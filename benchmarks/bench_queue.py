@@ -37,6 +37,16 @@ class Counter:
                 self.done.set()
 
 
+def feed(put: Callable[[Counter], object], counter: Counter, items: int) -> float:
+    """The timed region of both sides: put ``items`` items, wait until all have run."""
+    began = time.perf_counter()
+    for _ in range(items):
+        put(counter)
+    if not counter.done.wait(120):
+        raise RuntimeError("items did not all run")
+    return time.perf_counter() - began
+
+
 def bench_threadhost(items: int, workers: int) -> float:
     counter = Counter(items)
     work_queue = th.BackgroundTaskQueue(CAPACITY)
@@ -46,12 +56,7 @@ def bench_threadhost(items: int, workers: int) -> float:
     builder.logging.clear_providers()
     host = builder.build()
     host.start()
-    began = time.perf_counter()
-    for _ in range(items):
-        work_queue.enqueue(counter)
-    if not counter.done.wait(120):
-        raise RuntimeError("items did not all run")
-    took = time.perf_counter() - began
+    took = feed(work_queue.enqueue, counter, items)
     host.stop()
     host.close()
     return items / took
@@ -76,12 +81,7 @@ def bench_stdlib(items: int, workers: int) -> float:
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     for thread in threads:
         thread.start()
-    began = time.perf_counter()
-    for _ in range(items):
-        work_queue.put(counter)
-    if not counter.done.wait(120):
-        raise RuntimeError("items did not all run")
-    took = time.perf_counter() - began
+    took = feed(work_queue.put, counter, items)
     for _ in threads:
         work_queue.put(None)
     for thread in threads:

@@ -61,15 +61,17 @@ class HostApplicationBuilder:
             content_root_path=host_settings.get("contentRoot") or os.getcwd(),
         )
         root = self.environment.content_root_path
+        # The host settings' own sources come first; the command line comes again last.
+        host_environment, command_line = host_settings._sources
         self.configuration = Configuration()
         (self.configuration
-         .add_environment_variables(HOST_PREFIX)
-         .add_command_line(args)
+         ._add(host_environment)
+         ._add(command_line)
          .add_json_file(os.path.join(root, "appsettings.json"), optional=True)
          .add_json_file(os.path.join(
              root, f"appsettings.{self.environment.environment_name}.json"), optional=True)
          .add_environment_variables()
-         .add_command_line(args))
+         ._add(command_line))
         self.services = ServiceCollection()
         self.logging = LoggingBuilder(self.configuration)
         self._thread_exit_hooks: list[ThreadExitHook] = []

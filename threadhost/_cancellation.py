@@ -38,9 +38,11 @@ class Latch:
         self._open = False
 
     def is_set(self) -> bool:
+        """True once ``set()`` was called."""
         return self._open
 
     def set(self) -> None:
+        """Open the gate; call once (the owner's lock ensures it)."""
         self._open = True
         self._lock.release()
 

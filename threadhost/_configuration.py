@@ -54,6 +54,13 @@ def _flatten_json(node: Any, prefix: str, data: _Data) -> None:
         _put(data, prefix, str(node))
 
 
+def in_memory_source(name: str, mapping: Mapping[str, object]) -> _Source:
+    """A source of ``mapping``, nested mappings and lists flattened as in a JSON file."""
+    data: _Data = {}
+    _flatten_json(dict(mapping), "", data)
+    return _Source(name, data)
+
+
 def load_json_file(path: str, optional: bool) -> _Source:
     """Read one JSON settings file into a source (errors kept in the source)."""
     try:
@@ -190,14 +197,9 @@ class Configuration:
 
     # -- sources ---------------------------------------------------------------------------
 
-    def _add_lowest(self, name: str, mapping: Mapping[str, object] | None = None,
-                    source: _Source | None = None) -> Configuration:
+    def _add_lowest(self, source: _Source) -> Configuration:
         """Put a source *under* all others (used for defaults: the demo's own settings file,
         Django's ``settings.THREADHOST``)."""
-        if source is None:
-            data: _Data = {}
-            _flatten_json(dict(mapping or {}), "", data)
-            source = _Source(name, data)
         self._sources.insert(0, source)
         return self
 
@@ -245,9 +247,7 @@ class Configuration:
     def add_in_memory(self, mapping: Mapping[str, object]) -> Configuration:
         """Add key/value pairs; values are turned into strings (bools as ``true``/``false``),
         and nested mappings or lists become sections as in a JSON file."""
-        data: _Data = {}
-        _flatten_json(dict(mapping), "", data)
-        return self._add(_Source("in-memory", data))
+        return self._add(in_memory_source("in-memory", mapping))
 
     def __repr__(self) -> str:
         where = f"section {self._path!r}" if self._path else f"{len(self._sources)} source(s)"

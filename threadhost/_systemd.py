@@ -55,6 +55,7 @@ class SystemdNotifier:
                     _log.warning("Cannot notify systemd at %r: %s", self.address, exc)
 
     def close(self) -> None:
+        """Close the socket (a later ``notify`` opens a new one). Thread-safe, idempotent."""
         with self._lock:
             if self._socket is not None:
                 self._socket.close()

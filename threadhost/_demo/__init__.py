@@ -176,7 +176,7 @@ def build(args: Sequence[str]) -> th.HostApplicationBuilder:
     """The demo's builder; ``args`` is its command-line configuration."""
     builder = th.Host.create_application_builder(args)
     # The demo's own appsettings.json goes under every other source, so all of them override it.
-    builder.configuration._add_lowest(SETTINGS_FILE, source=load_json_file(SETTINGS_FILE, False))
+    builder.configuration._add_lowest(load_json_file(SETTINGS_FILE, optional=False))
     builder.services.configure(DemoSettings, section="Demo")
     builder.services.add_singleton(OrdersDb)
     builder.services.add_instance(th.BackgroundTaskQueue, th.BackgroundTaskQueue(100))

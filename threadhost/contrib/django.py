@@ -36,6 +36,7 @@ from django.db import close_old_connections as _close_old_connections
 from django.db import connections
 
 from threadhost._builder import HostApplicationBuilder
+from threadhost._configuration import in_memory_source
 from threadhost._host import Host
 
 __all__ = ["HostCommand", "close_old_connections"]
@@ -72,10 +73,13 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
             "configure_host(self, builder) to register its services.")
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """Accept ``Key=value`` words as host configuration (``--Key=value`` too, see
+        ``create_parser``)."""
         parser.add_argument("host_args", nargs="*", metavar="Key=value",
                             help="configuration for the host: --Key=value or Key=value")
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        """Django's parser, except that options it does not know become ``host_args``."""
         parser = super().create_parser(prog_name, subcommand, **kwargs)
 
         def parse_args(args: Sequence[str] | None = None,
@@ -97,12 +101,13 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
             raise TypeError(f"settings.THREADHOST must be a dict of configuration, got "
                             f"{type(defaults).__name__}")
         # Lowest precedence: everything else overrides the Django settings.
-        builder.configuration._add_lowest("settings.THREADHOST", defaults)
+        builder.configuration._add_lowest(in_memory_source("settings.THREADHOST", defaults))
         builder.add_thread_exit_hook(close_thread_connections)
         self.configure_host(builder)
         return builder.build()
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Build and run the host on this thread; ``SystemExit`` with its code if not 0."""
         host = self.build_host(options.get("host_args") or [])
         code = host.run()
         if code:
