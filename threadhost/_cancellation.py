@@ -149,6 +149,13 @@ class CancellationToken:
         callback()
         return _DEAD_REGISTRATION
 
+    def _has_callbacks(self) -> bool:
+        """Whether cancelling now would run any callback (internal: lets the host fire a token
+        inline when no user code is attached to it)."""
+        source = self._source
+        with source._lock:
+            return bool(source._callbacks)
+
     def raise_if_cancellation_requested(self) -> None:
         """Raise ``OperationCanceledError`` (with ``.token`` set) if the token is cancelled."""
         if self._event.is_set():
@@ -209,8 +216,10 @@ class CancellationTokenSource:
         """Cancel the token and run its callbacks on this thread, in reverse registration order.
 
         Idempotent and thread-safe: only the first call runs the callbacks; a later or
-        concurrent call returns at once. Every callback runs even if some raise; their
-        exceptions are raised together afterwards as an ``ExceptionGroup``.
+        concurrent call returns at once. Every callback runs even if some raise (a
+        ``BaseException`` such as ``SystemExit`` included); their exceptions are raised together
+        afterwards as an ``ExceptionGroup`` (a ``BaseExceptionGroup`` if one of them is not an
+        ``Exception``).
         """
         with self._lock:
             if self._event.is_set():
@@ -221,15 +230,15 @@ class CancellationTokenSource:
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
-        errors: list[Exception] = []
+        errors: list[BaseException] = []
         for callback in callbacks:
             try:
                 callback()
-            except Exception as exc:  # collected: one failing callback must not stop the rest
+            except BaseException as exc:  # collected: one failing callback must not stop the rest
                 errors.append(exc)
         if errors:
-            raise ExceptionGroup(
-                f"{len(errors)} cancellation callback(s) raised", errors)
+            # BaseExceptionGroup builds an ExceptionGroup when every error is an Exception.
+            raise BaseExceptionGroup(f"{len(errors)} cancellation callback(s) raised", errors)
 
     def cancel_after(self, seconds: float) -> None:
         """Cancel once ``seconds`` have passed on the source's clock; 0 cancels now.

@@ -1,55 +1,50 @@
 """``ConsoleLifetime``: stop on Ctrl+C, SIGTERM or SIGQUIT; the default lifetime.
 
-Design note — signal handling that cannot deadlock
---------------------------------------------------
-Python runs a signal handler on the main thread, between two bytecodes of whatever the main
-thread was doing. That may be the middle of ``Event.wait()`` on the very event the handler
-would set, or any code holding one of our locks, or ``Thread.start()`` holding the
-interpreter's thread-registry lock. A handler that takes any non-reentrant lock can therefore
-deadlock the process, and one that joins or waits can hang it.
+Signals reach it through the process-wide bridge (``_signals``): the handler takes no lock and
+waits for nothing, the C-level wakeup fd carries the signal to the watcher thread
+``threadhost:signals`` whichever thread the kernel picked, and the watcher calls this lifetime,
+which only hands a request over (``HostApplicationLifetime.request_stop``, lock-free). The
+rules, measured in real time because they are about what the operating system and supervisors
+do:
 
-So the handler does exactly one thing: ``queue.SimpleQueue.put(signum)``, which the standard
-library documents as reentrant (safe in signal handlers and ``__del__``). A watcher thread,
-``threadhost:signals``, takes the number off the queue and acts: the first SIGINT, SIGTERM or
-SIGQUIT calls ``request_stop`` (as ``stop_application()``); a second SIGINT or SIGTERM while
-the stop is under way logs every ``threadhost:`` thread still alive with its stack and ends
-the process with ``os._exit(130)``.
+* the first SIGINT, SIGTERM or SIGQUIT requests a graceful stop;
+* a repeat within ``REPEAT_WINDOW`` (0.5 s) of the first is the same request: ``timeout`` and
+  other supervisors signal the process and then its process group, two signals microseconds
+  apart, and the stop must stay graceful;
+* a SIGINT or SIGTERM after that, while the stop is under way, logs the service threads still
+  running with their stacks and ends the process at once with exit code 130.
 
-Rejected: doing the stop inside the handler (it joins threads and takes locks, see above);
-``signal.set_wakeup_fd`` with a selector thread (one fd per process, and the application may
-own it already); raising KeyboardInterrupt as the default SIGINT handler does (it lands at an
-arbitrary bytecode, possibly inside a ``finally`` of ours).
+The watcher stops listening when the stop is over (whichever thread stopped the host); the
+handlers go back on the main thread, by the end of ``run()``, or by ``stop()``/``close()``.
 
-Handlers are installed only when ``wait_for_start`` runs on the main thread (Python allows
-``signal.signal`` nowhere else); off the main thread the lifetime installs nothing and the
-host still works. The previous handlers are put back by ``restore_signal_handlers()``, which
-``Host.run()``, ``Host.stop()`` and ``Host.close()`` call on the main thread once stopped; a
-signal that arrives after the stop but before that goes to the previous handler.
+Rejected: doing the stop inside the handler (it joins threads and takes locks); raising
+KeyboardInterrupt as the default SIGINT handler does (it lands at an arbitrary bytecode,
+possibly inside a ``finally`` of ours); counting every repeat as a second signal (a doubled
+SIGTERM from ``timeout`` aborted half the graceful stops).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import signal
 import sys
 import threading
-from types import FrameType
-from typing import Any, final
+from typing import final
 
 from . import _log_messages as log
 from ._cancellation import CancellationToken
+from ._clock import SYSTEM_CLOCK
 from ._environment import HostEnvironment
-from ._lifetime import HostApplicationLifetime, HostLifetime
+from ._lifetime import _INLINE, HostApplicationLifetime, HostLifetime
 from ._options import ConsoleLifetimeOptions
+from ._registry import live_service_threads
 from ._report import capture_stack
-from ._threads import start_thread
+from ._signals import BRIDGE
 
-_HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT")
-                 if hasattr(signal, name))  # no SIGQUIT on Windows
+REPEAT_WINDOW = 0.5
+"""Real seconds after the first stop signal during which a repeat is the same request."""
 _FORCE_ON_REPEAT = (signal.SIGINT, signal.SIGTERM)
-_STOP_WATCHING = -1
 FORCED_EXIT_CODE = 130
 
 
@@ -57,12 +52,10 @@ FORCED_EXIT_CODE = 130
 class ConsoleLifetime(HostLifetime):
     """Stops the host on SIGINT, SIGTERM or SIGQUIT, and logs the status messages.
 
-    ``wait_for_start`` (on the thread calling ``Host.start()``) installs the signal handlers if
-    that is the main thread and starts the watcher thread ``threadhost:signals``; see the module
-    notes for why the handler itself does nothing but queue the signal. A second SIGINT or
-    SIGTERM during the stop ends the process at once with exit code 130, after logging the
-    stacks of the threads left behind. Logs on ``threadhost.hosting.lifetime`` at INFO unless
-    ``ConsoleLifetimeOptions.suppress_status_messages``.
+    ``wait_for_start`` (on the thread calling ``Host.start()``) starts listening for signals
+    if that is the main thread (see the module notes for the rules); elsewhere it installs
+    nothing and the host still works. Logs on ``threadhost.hosting.lifetime`` at INFO unless
+    ``ConsoleLifetimeOptions.suppress_status_messages``. Thread-safe.
     """
 
     def __init__(self, application_lifetime: HostApplicationLifetime,
@@ -70,76 +63,57 @@ class ConsoleLifetime(HostLifetime):
         self._app = application_lifetime
         self._environment = environment
         self._options = options
-        self._signals: queue.SimpleQueue[int] = queue.SimpleQueue()
-        self._previous: dict[int, Any] = {}  # written and read on the main thread only
-        self._watcher: threading.Thread | None = None  # main thread only
-        self._watching = False  # read by the handler; a plain bool, no lock
+        self._first: float | None = None  # real time of the first signal; watcher thread only
+        self._listening = False  # main thread writes; any thread reads
 
     def wait_for_start(self, cancellation_token: CancellationToken) -> None:
-        """Install the signal handlers (main thread only) and the status messages."""
+        """Start the status messages and, on the main thread, signal handling."""
         if not self._options.suppress_status_messages:
             self._app.application_started.register(
                 lambda: log.application_started(self._environment.environment_name,
                                                 self._environment.content_root_path))
-            self._app.application_stopping.register(log.application_stopping)
-        if threading.current_thread() is not threading.main_thread():
-            return
-        self._watching = True
-        self._watcher = threading.Thread(
-            target=self._watch, name="threadhost:signals", daemon=True)
-        start_thread(self._watcher)
-        for signum in _HANDLED:
-            self._previous[signum] = signal.signal(signum, self._on_signal)
+            self._app._when_stopping.append(log.application_stopping)
+        if BRIDGE.subscribe(self._on_signal):
+            self._listening = True
+            self._app._when_stopped.append(self._stop_listening)
 
     def stop(self, cancellation_token: CancellationToken) -> None:
-        """Nothing to do here: handlers go back on the main thread (``restore_signal_handlers``)
-        and the watcher must live until then, to answer a second signal."""
+        """Nothing to do here: the watcher listens until the stop is over (a second signal
+        during the stop must still end the process), and handlers go back on the main thread
+        (``restore_signal_handlers``)."""
 
     def restore_signal_handlers(self) -> None:
-        """Put back the handlers that were there before and end the watcher thread.
-
-        Main thread only (a no-op elsewhere); idempotent.
-        """
-        if threading.current_thread() is not threading.main_thread():
+        """Stop listening and put back the handlers that were there before (once the last
+        lifetime in the process lets go). Main thread only (a no-op elsewhere); idempotent."""
+        if threading.current_thread() is not threading.main_thread() or not self._listening:
             return
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-        self._previous.clear()
-        self._watching = False
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            self._signals.put(_STOP_WATCHING)
-            watcher.join()
+        self._listening = False
+        BRIDGE.unlisten(self._on_signal)
+        BRIDGE.uninstall()
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        # Runs between two bytecodes of the main thread: no locks, no waits (module notes).
-        if self._watching:
-            self._signals.put(signum)
-            return
-        previous = self._previous.get(signum)
-        if callable(previous):
-            previous(signum, frame)
+    def _stop_listening(self) -> None:
+        BRIDGE.unlisten(self._on_signal)
 
-    def _watch(self) -> None:
-        stop_requested = False
-        while True:
-            signum = self._signals.get()
-            if signum == _STOP_WATCHING:
-                return
-            name = signal.Signals(signum).name
-            if not stop_requested:
-                stop_requested = True
-                log.signal_received(name)
-                self._app.request_stop(f"signal {name}")
-            elif signum in _FORCE_ON_REPEAT:
-                self._force_exit(name)
+    def _on_signal(self, signum: int) -> None:
+        # On threadhost:signals: hand over, never wait.
+        name = signal.Signals(signum).name
+        now = SYSTEM_CLOCK.monotonic()
+        if self._first is None:
+            self._first = now
+            log.signal_received(name)
+            self._app.request_stop(f"signal {name}")
+        elif now - self._first < REPEAT_WINDOW:
+            log.signal_repeated(name, REPEAT_WINDOW)
+        elif signum in _FORCE_ON_REPEAT:
+            self._force_exit(name)
 
     def _force_exit(self, signame: str) -> None:
-        me = threading.current_thread()
-        stacks = [(t.name, capture_stack(t)) for t in threading.enumerate()
-                  if t.name.startswith("threadhost:") and t is not me]
+        stacks = [(t.name, capture_stack(t)) for t in live_service_threads()]
         log.forced_exit(signame, stacks)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         os._exit(FORCED_EXIT_CODE)
+
+
+_INLINE.add(ConsoleLifetime)

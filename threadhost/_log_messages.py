@@ -105,6 +105,12 @@ def signal_received(signame: str) -> None:
     lifetime_log.debug("Received %s; requesting a graceful stop.", signame)
 
 
+def signal_repeated(signame: str, window: float) -> None:
+    lifetime_log.debug("Received %s again within %ss of the first stop signal: the same "
+                       "request (supervisors signal the process and then its group).",
+                       signame, window)
+
+
 def forced_exit(signame: str, stacks: list[tuple[str, str]]) -> None:
     lifetime_log.critical("Received %s again during shutdown: exiting at once with code 130.",
                           signame)

@@ -47,7 +47,7 @@ class PeriodicBackgroundService(BackgroundService):
 
     def execute(self, stopping_token: CancellationToken) -> None:
         """The schedule loop; not meant to be overridden."""
-        clock = self.clock
+        clock = stopping_token.clock
         interval = float(self.interval)
         name = type(self).__name__
         grid_start = clock.monotonic() + self.first_delay

@@ -72,7 +72,8 @@ class _SystemdLifecycle(HostedService):
     def start(self, cancellation_token: CancellationToken) -> None:
         self._lifetime.application_started.register(
             lambda: self._notifier.notify("READY=1", "STATUS=Running"))
-        self._lifetime.application_stopping.register(
+        # threadhost's own quick hook, not a user callback: the stop can fire the event inline.
+        self._lifetime._when_stopping.append(
             lambda: self._notifier.notify(
                 "STOPPING=1", f"STATUS=Stopping: {self._lifetime.stop_reason or 'requested'}"))
 

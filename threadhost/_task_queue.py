@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import final
 
 from . import _log_messages as log
-from ._background_service import CrashHandler, ThreadExitHook, end_service_thread
-from ._cancellation import CancellationToken, CancellationTokenSource
+from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
 from ._clock import SYSTEM_CLOCK, Clock
+from ._deadline import deadline_of
 from ._errors import QueueFullError
 from ._hosted_service import HostedService
-from ._threads import start_thread
+from ._registry import ServiceSlot, current_slot, standalone_slot
 
 WorkItem = Callable[[CancellationToken], object]
 
@@ -170,121 +171,100 @@ class BackgroundTaskQueue:
         return f"<BackgroundTaskQueue {len(self._items)}/{self._capacity}>"
 
 
+@dataclass
+class _Workers:
+    # Written by start() before the workers start, then by stop(); single-reference reads.
+    slot: ServiceSlot | None = None
+    draining: CancellationTokenSource | None = None
+    abandoned: CancellationTokenSource | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 class QueuedHostedService(HostedService):
     """Runs the work of a ``BackgroundTaskQueue`` on ``workers`` threads.
 
-    Workers are daemon threads named ``threadhost:<ClassName>:<n>``. Each item is called with a
-    token that is cancelled when the shutdown deadline passes. An exception from an item is
-    logged with its traceback and the worker goes on. At stop, queued work keeps running until
-    the queue is empty or the deadline passes; see the module notes for what happens to the
-    rest. ``start()`` raises ValueError for ``workers < 1``, RuntimeError if the queue already
-    has a service.
+    Workers are daemon threads named ``threadhost:<ClassName>:<n>``, accounted by the host.
+    Each item is called with a token that is cancelled when the shutdown deadline passes. An
+    exception from an item is logged with its traceback and the worker goes on. At stop,
+    queued work keeps running until the queue is empty or the deadline passes; see the module
+    notes for what happens to the rest. ``queue`` and ``workers`` are the constructor's
+    arguments; the base class keeps the rest of its state under ``_threadhost``. ``start()``
+    raises ValueError for ``workers < 1``, RuntimeError if the queue already has a service.
     """
 
     def __init__(self, queue: BackgroundTaskQueue, workers: int = 1) -> None:
         self.queue = queue
         self.workers = workers
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._ended: set[threading.Thread] = set()  # guarded by _lock
-        self._draining: CancellationTokenSource | None = None
-        self._abandoned: CancellationTokenSource | None = None
-        self._all_ended: CancellationTokenSource | None = None
-        self._left: list[WorkItem] = []
-        self._on_crash: CrashHandler | None = None
-        self._exit_hooks: Sequence[ThreadExitHook] = ()
+
+    def _workers(self) -> _Workers:
+        state: _Workers | None = self.__dict__.get("_threadhost")
+        if state is None:
+            state = self.__dict__.setdefault("_threadhost", _Workers())
+        return state
 
     def start(self, cancellation_token: CancellationToken) -> None:
         """Start the worker threads and return at once (on a host thread)."""
+        name = type(self).__name__
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or (
                 self.workers < 1):
-            raise ValueError(f"{type(self).__name__}.workers={self.workers!r} is invalid: "
-                             "expected an int >= 1")
-        if self._threads:
-            raise RuntimeError(f"Cannot start {type(self).__name__}: it runs only once.")
-        clock = cancellation_token.clock
+            raise ValueError(f"{name}.workers={self.workers!r} is invalid: expected an int >= 1")
+        state = self._workers()
+        with state.lock:
+            if state.slot is not None:
+                raise RuntimeError(f"Cannot start {name}: it runs only once.")
+            slot = state.slot = current_slot() or standalone_slot(name,
+                                                                  cancellation_token.clock)
+        clock = slot.clock
         self.queue._attach(self, clock)
-        self._draining = CancellationTokenSource(clock)
-        self._abandoned = CancellationTokenSource(clock)
-        self._all_ended = CancellationTokenSource(clock)
-        name = type(self).__name__
-        self._threads = [threading.Thread(target=self._work, name=f"threadhost:{name}:{i}",
-                                          daemon=True) for i in range(self.workers)]
-        for thread in self._threads:
-            clock.register_participant(thread)
-            start_thread(thread)
+        state.draining = CancellationTokenSource(clock)
+        state.abandoned = CancellationTokenSource(clock)
+        for index in range(self.workers):
+            slot.spawn(lambda: self._work(state), f"threadhost:{name}:{index}")
 
     def stop(self, cancellation_token: CancellationToken) -> None:
         """Let the workers drain the queue until it is empty or ``cancellation_token`` fires
-        (the deadline); then stop taking work and account for what is left."""
-        if self._draining is None or self._abandoned is None or self._all_ended is None:
+        (the deadline); then stop taking work and account for what is left. Called on a host
+        thread; idempotent."""
+        state = self._workers()
+        slot, draining = state.slot, state.draining
+        if slot is None or draining is None:
             return
-        registration = cancellation_token.register(self._abandon)
-        try:
-            self._draining.cancel()
-            self.queue._wake_takers()
-            mine = threading.current_thread() in self._threads
-            if not mine:
-                self._all_ended.token.wait()
-        finally:
-            registration.unregister()
-        self._left = self.queue._close()
-        if self._left:
-            log.unfinished_work(type(self).__name__, list(self._left))
-
-    def _abandon(self) -> None:
-        assert self._abandoned is not None and self._all_ended is not None
-        self._abandoned.cancel()
+        draining.cancel()
         self.queue._wake_takers()
-        self._all_ended.cancel()  # stop() waits no longer; running items become stragglers
+        if threading.current_thread() not in slot.live_threads():
+            ended = slot.ended_token()
+            deadline = deadline_of(cancellation_token)
+            drained = (deadline.wait(ended) if deadline is not None
+                       else wait_any([ended, cancellation_token]))
+            if not drained:
+                self._abandon(state)
+        left = self.queue._close()
+        if left:
+            log.unfinished_work(slot.name, list(left))
+            slot.report_unfinished(left)
 
-    def _work(self) -> None:
-        assert self._draining is not None and self._abandoned is not None
-        name = type(self).__name__
-        me = threading.current_thread()
-        token = self._abandoned.token
+    def _abandon(self, state: _Workers) -> None:
+        assert state.abandoned is not None
+        state.abandoned.cancel()
+        self.queue._wake_takers()
+
+    def _work(self, state: _Workers) -> None:
+        assert state.draining is not None and state.abandoned is not None
+        assert state.slot is not None
+        token = state.abandoned.token
         try:
             while True:
-                item = self.queue._take(self._draining.token, token)
+                item = self.queue._take(state.draining.token, token)
                 if item is None:
                     return
                 try:
                     item(token)
                 except Exception as exc:
-                    log.work_item_failed(name, item, exc)
+                    log.work_item_failed(state.slot.name, item, exc)
+                    state.slot.count_failure(exc)
         except BaseException as exc:
-            log.service_crashed(name, exc)
-            if self._on_crash is not None:
-                self._on_crash(self, exc)
-        finally:
-            end_service_thread(name, token.clock, self._exit_hooks)
-            with self._lock:
-                self._ended.add(me)
-                last = len(self._ended) == len(self._threads)
-            if last and self._all_ended is not None:
-                self._all_ended.cancel()
-
-    # -- the host's protocol (see Host._account) ---------------------------------------------
-
-    def _bind_host(self, on_crash: CrashHandler, exit_hooks: Sequence[ThreadExitHook]) -> None:
-        self._on_crash = on_crash
-        self._exit_hooks = exit_hooks
-
-    def _live_threads(self) -> list[threading.Thread]:
-        with self._lock:
-            return [t for t in self._threads if t not in self._ended]
-
-    def _detach_thread(self, thread: threading.Thread) -> None:
-        with self._lock:
-            if thread not in self._threads:
-                return
-            self._ended.add(thread)
-            last = len(self._ended) == len(self._threads)
-        if last and self._all_ended is not None:
-            self._all_ended.cancel()
-
-    def _unfinished_work(self) -> list[WorkItem]:
-        return list(self._left)
+            log.service_crashed(state.slot.name, exc)
+            state.slot.run_ended(exc, stop_requested=state.draining.is_cancellation_requested)
 
     def __repr__(self) -> str:
         return f"<QueuedHostedService {type(self).__name__} workers={self.workers}>"

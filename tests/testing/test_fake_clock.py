@@ -24,7 +24,7 @@ class Recorder5m(th.PeriodicBackgroundService):
         self.times: list[datetime] = []
 
     def run_once(self, stopping_token: th.CancellationToken) -> None:
-        self.times.append(self.clock.now())
+        self.times.append(stopping_token.clock.now())
 
 
 def waiting_thread(clock: FakeClock, timeout: float | None

@@ -20,7 +20,7 @@ class Poller(th.PeriodicBackgroundService):
         self.polls = []
 
     def run_once(self, stopping_token):
-        self.polls.append(self.clock.now())
+        self.polls.append(stopping_token.clock.now())
 
 
 def test_fake_clock_starts_frozen(fake_clock):

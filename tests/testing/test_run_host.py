@@ -52,7 +52,7 @@ def test_run_host_raises_a_recorded_stall_under_autojump() -> None:
         interval = 1.0
 
         def run_once(self, stopping_token: th.CancellationToken) -> None:
-            if self.clock.monotonic() >= 3:
+            if stopping_token.clock.monotonic() >= 3:
                 release.set()
 
     with pytest.raises(FakeClockStallError, match="'threadhost:BlocksOffClock'"), \

@@ -111,9 +111,11 @@ class PublishOrderConfirmed:
 class OrderFeeder(th.BackgroundService):
     """Submits a new order every ``NewOrderEvery`` seconds."""
 
-    def __init__(self, db: OrdersDb, settings: th.Options[DemoSettings]) -> None:
+    def __init__(self, db: OrdersDb, settings: th.Options[DemoSettings],
+                 clock: th.Clock) -> None:
         self.db = db
         self.every = settings.value.new_order_every
+        self.clock = clock
 
     def execute(self, stopping_token: th.CancellationToken) -> None:
         while not stopping_token.is_cancellation_requested:
@@ -128,9 +130,10 @@ class GracePeriodManager(th.PeriodicBackgroundService):
     """Confirms the orders past their grace period and queues their OrderConfirmed events."""
 
     def __init__(self, db: OrdersDb, queue: th.BackgroundTaskQueue,
-                 settings: th.Options[DemoSettings]) -> None:
+                 settings: th.Options[DemoSettings], clock: th.Clock) -> None:
         self.db = db
         self.queue = queue
+        self.clock = clock
         self.interval = settings.value.check_update_time
         self.grace = settings.value.grace_period_time
 
@@ -141,7 +144,7 @@ class GracePeriodManager(th.PeriodicBackgroundService):
         for order_id in unpublished:
             log.warning("Order %d was confirmed but never published; publishing it now",
                         order_id)
-            self.queue.enqueue(PublishOrderConfirmed(self.db, order_id, cancellation_token.clock))
+            self.queue.enqueue(PublishOrderConfirmed(self.db, order_id, self.clock))
         super().start(cancellation_token)
 
     def run_once(self, stopping_token: th.CancellationToken) -> None:
@@ -197,7 +200,7 @@ def run_demo(args: Sequence[str], *, json_logs: bool = False,
     host = build(args).build()
     if duration is not None:
         lifetime = host.services.get(th.HostApplicationLifetime)
-        timer = th.CancellationTokenSource(lifetime.application_started.clock)
+        timer = th.CancellationTokenSource(host.services.get(th.Clock))  # type: ignore[type-abstract]
         timer.token.register(lambda: lifetime.request_stop(f"--duration of {duration}s elapsed"))
         lifetime.application_started.register(lambda: timer.cancel_after(duration))
     db = host.services.get(OrdersDb)

@@ -1,0 +1,439 @@
+"""``HostCore``: the machinery behind the ``Host`` facade.
+
+It holds the host's one lifecycle state (``HostState``, moved only through
+``HOST_TRANSITIONS``, under one lock), the registry of service slots, and the control thread
+``threadhost:host``, which takes stop requests off the lifetime's queue and carries out the stop
+(``_stopping``). Start runs on the thread calling ``Host.start()``.
+
+Threads and who does what:
+
+* the starting thread runs ``START_PLAN`` and, between calls, asks whether a stop has begun;
+  when it is done (or has given up) it cancels ``start_yielded``;
+* the control thread waits for the first stop request; it moves the state to STOPPING, cancels
+  the start token if a start is under way, waits (under the deadline) for the start to yield,
+  takes the list of started services, runs ``STOP_PLAN``, and publishes the report in the same
+  step as the move to STOPPED;
+* a caller of ``Host.stop()`` submits a request and waits for the report: every caller gets the
+  same one. A caller that is itself a service thread is detached from its slot first, so the
+  stop does not wait for it (it waits for the stop).
+
+The control thread is a clock participant from the moment a stop is requested until it has
+published the report, so a ``FakeClock`` under autojump never moves time while the host stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import injector
+
+from . import _log_messages as log
+from ._background_service import stops_inline
+from ._cancellation import CancellationToken, CancellationTokenSource
+from ._clock import Clock
+from ._deadline import Deadline
+from ._errors import HostStartupError
+from ._hosted_service import HostedLifecycleService
+from ._lifetime import HostApplicationLifetime, HostLifetime, StopRequest
+from ._options import BackgroundServiceExceptionBehavior, HostOptions
+from ._plan import START_PLAN, Call, Target, current_call, run_start_group
+from ._registry import ServiceSlot, ThreadExitHook, ThreadRegistry
+from ._report import ServiceError, ShutdownReport, Straggler, capture_stack
+from ._states import HOST_TRANSITIONS, Do, HostEvent, HostState, Next, ServiceState
+from ._stopping import Account, Entry, carry_out, report, stop_groups
+
+
+@dataclass
+class _StartFailure:
+    calls: list[Call]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.calls]
+
+
+class HostCore:
+    """See the module notes. Internal: ``Host`` is the public face."""
+
+    def __init__(self, services: injector.Injector, factories: Sequence[object],
+                 exit_hooks: Sequence[ThreadExitHook] = ()) -> None:
+        self.injector = services
+        self.factories = tuple(factories)
+        self.clock: Clock = services.get(Clock)  # type: ignore[type-abstract]
+        self.options = services.get(HostOptions)
+        self.app = services.get(HostApplicationLifetime)
+        self.registry = ThreadRegistry(self.clock, exit_hooks, self._on_run_end)
+        self._lock = threading.Lock()
+        self._state = HostState.CREATED  # guarded by _lock
+        self.report: ShutdownReport | None = None  # written with STOPPED, under _lock
+        self._published = CancellationTokenSource(self.clock)  # cancelled after publishing
+        self._stop_begun = CancellationTokenSource(self.clock)
+        self._started: list[Entry] = []  # guarded by _lock: services whose start returned
+        self._taken = False  # guarded by _lock: the stop has taken the list of started ones
+        self._errors: list[ServiceError] = []  # guarded by _lock: start failures, crashes
+        self._start_token: CancellationTokenSource | None = None
+        self._start_yielded = CancellationTokenSource(self.clock)
+        self._start_calls: list[Call] = []  # the group of start calls being made now
+        self._control: threading.Thread | None = None
+        self._busy = threading.Lock()  # acquired once, without blocking: see _wake_control
+        self._inside = threading.local()  # .depth: Host calls under way on this thread
+        self.lifetime: HostLifetime | None = None
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> HostState:
+        return self._state
+
+    def _move(self, event: HostEvent) -> Next:
+        """Apply ``event`` to the state (caller holds ``_lock``); what to do next."""
+        step = HOST_TRANSITIONS.get((self._state, event))
+        assert step is not None, f"no transition for {event} in {self._state}"
+        self._state = step.state
+        return step
+
+    @contextlib.contextmanager
+    def inside(self) -> Iterator[None]:
+        """Mark the calling thread as inside start/stop/close (so a re-entrant stop from a
+        signal handler on it is refused instead of deadlocking)."""
+        self._inside.depth = getattr(self._inside, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._inside.depth -= 1
+
+    def refuse_reentrant_stop(self) -> None:
+        """Raise RuntimeError if ``Host.stop()`` on this thread would wait for itself."""
+        call = current_call()
+        if call is not None and call.stopping:
+            raise RuntimeError(
+                f"Host.stop() was called from {call.name}.{call.phase}, inside the host's own "
+                "stop, and would wait for itself; call "
+                "HostApplicationLifetime.stop_application() there.")
+        if getattr(self._inside, "depth", 0):
+            raise RuntimeError(
+                "Host.stop() was called on a thread that is inside Host.start(), stop() or "
+                "close() (from a signal handler, or a start hook), and would wait for itself; "
+                "call HostApplicationLifetime.stop_application() there.")
+
+    # -- start -----------------------------------------------------------------------------
+
+    def start(self, timeout: float | None) -> None:
+        with self._lock:
+            begin = self._move(HostEvent.START)
+        if begin.do is Do.REFUSE:
+            raise RuntimeError(begin.message)
+        if begin.do is Do.SKIP:
+            log.start_aborted("the host was stopped before it started")
+            return
+        log.starting()
+        self._control = threading.Thread(target=self._control_main, name="threadhost:host",
+                                         daemon=True)
+        self.app._on_request = self._wake_control
+        self._control.start()
+        if self.app.stop_requested:
+            self._wake_control()
+        limits = [t for t in (timeout, self.options.startup_timeout) if t is not None]
+        limit = min(limits) if limits else None
+        self._start_token = CancellationTokenSource(self.clock)
+        if limit is not None and not math.isinf(limit) and limit <= threading.TIMEOUT_MAX:
+            self._start_token.cancel_after(limit)
+        me = threading.current_thread()
+        self.clock.register_participant(me)
+        step: Next | None = None
+        try:
+            failure = self._run_start(self._start_token.token, limit)
+            if failure is not None:
+                # Recorded before the start yields, so the stop that follows reports them.
+                with self._lock:
+                    self._errors.extend(ServiceError(c.name, c.error, c.phase)
+                                        for c in failure.calls if c.error is not None)
+                    step = self._move(HostEvent.START_FAILED)
+            else:
+                with self._lock:
+                    step = self._move(HostEvent.STARTED)
+                if step.do is Do.FIRE_STARTED:
+                    for entry in self._started:
+                        entry.slot.move(ServiceState.RUNNING)
+                    self.app._fire_started()
+                    log.started()
+                else:
+                    log.start_aborted("a stop was requested")
+        finally:
+            self._start_calls = []
+            self._start_yielded.cancel()
+            self.clock.unregister_participant(me)
+        if failure is not None:
+            assert step is not None
+            self._fail_start(failure, request=step.do is Do.REQUEST_STOP)
+
+    def _run_start(self, token: CancellationToken, limit: float | None) -> _StartFailure | None:
+        """Make the start plan's calls; the failure, or None (done, or a stop came first)."""
+        def go_on(name: str | None) -> bool:
+            if self.app.stop_requested:
+                return False
+            if token.is_cancellation_requested:
+                assert limit is not None
+                log.startup_timed_out(limit, name)
+                call = Call(name or "startup", "start", lambda: None)
+                call.error = TimeoutError(f"startup did not finish within {limit}s")
+                raise _Failed(_StartFailure([call]))
+
+            return True
+
+        try:
+            lifetime_call = Call("lifetime", "wait_for_start", functools.partial(
+                self._wait_for_start, token))
+            if go_on(None) and run_start_group([lifetime_call], self.clock):
+                return _StartFailure([lifetime_call])
+            if not go_on(None):
+                return None
+            entries = self._resolve()
+            if isinstance(entries, _StartFailure):
+                return entries
+            concurrent = self.options.services_start_concurrently
+            for phase in START_PLAN:
+                if phase.target not in (Target.SERVICES, Target.LIFECYCLE):
+                    continue
+                chosen = [e for e in entries if phase.target is Target.SERVICES
+                          or isinstance(e.service, HostedLifecycleService)]
+                calls = [Call(e.name, phase.name, functools.partial(
+                    _call_in_slot, e, phase.name, token)) for e in chosen]
+                groups = [calls] if concurrent and phase.concurrent and calls else [
+                    [c] for c in calls]
+                by_name = {e.name: e for e in chosen}
+                for group in groups:
+                    if not go_on(group[0].name):
+                        return None
+                    for call in group:
+                        by_name[call.name].slot.move(ServiceState.STARTING)
+                    self._start_calls = group
+                    failed = run_start_group(group, self.clock)
+                    self._start_calls = []
+                    if phase.name == "start":
+                        self._record_started([by_name[c.name] for c in group
+                                              if c.error is None])
+                    if failed:
+                        return _StartFailure(failed)
+            go_on(None)
+            return None
+        except _Failed as failed:
+            return failed.failure
+
+    def _wait_for_start(self, token: CancellationToken) -> None:
+        lifetime = self.injector.get(HostLifetime)  # type: ignore[type-abstract]
+        self.lifetime = lifetime
+        lifetime.wait_for_start(token)
+
+    def _resolve(self) -> list[Entry] | _StartFailure:
+        entries: list[Entry] = []
+        seen: dict[str, int] = {}
+        for factory in self.factories:
+            try:
+                service = factory(self.injector)  # type: ignore[operator]
+            except Exception as exc:
+                call = Call(getattr(factory, "service_name", repr(factory)), "construction",
+                            lambda: None)
+                call.error = exc
+                return _StartFailure([call])
+            base = type(service).__name__
+            seen[base] = seen.get(base, 0) + 1
+            name = base if seen[base] == 1 else f"{base}#{seen[base]}"
+            entries.append(Entry(name, service, self.registry.add(name)))
+        return entries
+
+    def _record_started(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            with self._lock:
+                late = self._taken
+                if not late:
+                    self._started.append(entry)
+            if late:
+                # The stop already took its list (its deadline passed while this start ran):
+                # stop the service here, at once, and keep its errors in the log.
+                log.late_start(entry.name)
+                with CancellationTokenSource(self.clock) as cancelled:
+                    cancelled.cancel()
+                    call = Call(entry.name, "stop", functools.partial(
+                        entry.service.stop, cancelled.token))
+                    call.run(self.clock)
+                if call.error is not None:
+                    log.service_stop_failed(entry.name, "stop", call.error)
+
+    def _fail_start(self, failure: _StartFailure, *, request: bool) -> None:
+        names = failure.names
+        first = failure.calls[0]
+        assert first.error is not None
+        for call in failure.calls:
+            assert call.error is not None
+            if not isinstance(call.error, TimeoutError):
+                log.service_start_failed(call.name, call.phase, call.error)
+        where = (f"service {names[0]!r}" if len(names) == 1
+                 else "services " + ", ".join(repr(n) for n in names))
+        if request:
+            self.app.request_stop(f"{where} failed to start: {first.error!r}")
+        stopped = self.wait_report()
+        errors = [c.error for c in failure.calls if c.error is not None]
+        cause: BaseException = errors[0] if len(errors) == 1 else BaseExceptionGroup(
+            f"{len(errors)} services failed to start", errors)
+        raise HostStartupError(
+            f"{where[0].upper()}{where[1:]} failed in {first.phase}: {first.error}",
+            service=names[0] if names[0] not in ("startup", "lifetime") else None,
+            report=stopped) from cause
+
+    # -- crashes ---------------------------------------------------------------------------
+
+    def _on_run_end(self, slot: ServiceSlot, error: BaseException | None,
+                    stop_requested: bool) -> None:
+        # On the ending service thread: record, request, return.
+        if error is None:
+            slot.move(ServiceState.STOPPED)
+            return
+        slot.move(ServiceState.FAILED)
+        if self.options.background_service_exception_behavior is (
+                BackgroundServiceExceptionBehavior.IGNORE):
+            log.crash_ignored(slot.name)
+            return
+        with self._lock:
+            self._errors.append(ServiceError(slot.name, error, "execute"))
+        log.crash_stops_host(slot.name)
+        self.app.request_stop(f"service {slot.name!r} crashed: {error!r}")
+
+    # -- stop ------------------------------------------------------------------------------
+
+    def request_stop(self, reason: str, timeout: float | None) -> ShutdownReport:
+        """Stop the host (any thread but a re-entrant one) and wait for the report."""
+        with self._lock:
+            unstarted = self._state is HostState.CREATED
+            step = self._move(HostEvent.STOP) if unstarted else None
+        if step is not None and step.do is Do.STOP_UNSTARTED:
+            self._publish_unstarted(reason)
+        elif self.report is None:
+            self.registry.detach(threading.current_thread())
+            self.app.submit(StopRequest(reason, timeout))
+        return self.wait_report()
+
+    def close_unstarted(self) -> bool:
+        """Close a host that never started (publishing an empty report); False if it did."""
+        with self._lock:
+            if self._state is not HostState.CREATED:
+                return False
+            self._move(HostEvent.CLOSE)
+        self._publish_unstarted("Host.close() called")
+        return True
+
+    def closed(self) -> None:
+        with self._lock:
+            if self._state in (HostState.STOPPED, HostState.CANCELLED, HostState.CLOSED):
+                self._move(HostEvent.CLOSE)
+
+    def _publish_unstarted(self, reason: str) -> None:
+        first = self._first_request()
+        reason = first.reason if first is not None else reason
+        self.app._stop_reason = reason
+        log.stopping(reason)
+        self._stop_begun.cancel()
+        self.report = ShutdownReport(reason=reason)
+        self._published.cancel()
+
+    def _first_request(self) -> StopRequest | None:
+        try:
+            return self.app._requests.get_nowait()
+        except Exception:
+            return None
+
+    def wait_report(self) -> ShutdownReport:
+        self._published.token.wait()
+        assert self.report is not None
+        return self.report
+
+    def wait_stop_begun(self, timeout: float | None) -> bool:
+        return self._stop_begun.token.wait(timeout)
+
+    def _wake_control(self) -> None:
+        # Whoever requests first makes the control thread a clock participant until it has
+        # published (so autojump cannot move time in between). Non-blocking: signal-safe.
+        control = self._control
+        if control is not None and self._busy.acquire(blocking=False):
+            self.clock.register_participant(control)
+
+    def _control_main(self) -> None:
+        request = self.app._requests.get()
+        try:
+            with self._lock:
+                was_starting = self._state is HostState.STARTING
+                step = self._move(HostEvent.STOP)
+            assert step.do is Do.BEGIN_STOP, step
+            result = self._perform_stop(request, was_starting)
+            with self._lock:
+                self._move(HostEvent.STOPPED)
+                self.report = result
+            self._published.cancel()
+        finally:
+            if self._busy.locked():
+                self.clock.unregister_participant(threading.current_thread())
+
+    def _perform_stop(self, request: StopRequest, was_starting: bool) -> ShutdownReport:
+        clock = self.clock
+        began = clock.monotonic()
+        limit = self.options.shutdown_timeout
+        if request.timeout is not None:
+            limit = min(limit, request.timeout)
+        deadline = Deadline(clock, limit)
+        reason = request.reason
+        self.app._stop_reason = reason
+        log.stopping(reason)
+        self._stop_begun.cancel()
+        stragglers: list[Straggler] = []
+        if was_starting:
+            if self._start_token is not None:
+                self._start_token.cancel()
+            if not deadline.wait(self._start_yielded.token):
+                for call in list(self._start_calls):
+                    if call.begun and not call.done and call.thread is not None:
+                        stack = capture_stack(call.thread)
+                        log.straggler(call.name, call.phase, call.thread.name, limit, stack)
+                        stragglers.append(Straggler(call.name, stack, call.thread.name,
+                                                    call.phase))
+        with self._lock:
+            self._taken = True
+            entries = list(self._started)
+            errors = list(self._errors)
+        for entry in entries:
+            entry.slot.move(ServiceState.STOPPING)
+        groups = stop_groups(entries, self.lifetime, self.app, deadline,
+                             concurrent=self.options.services_stop_concurrently,
+                             stop_inline=stops_inline)
+        carry_out(entries, groups, deadline, clock)
+        self.app._run_when_stopped()
+        with self._lock:
+            errors += self._errors[len(errors):]  # crashes reported while stopping
+        result = report(Account(reason, began, errors, stragglers), entries, groups, deadline,
+                        clock)
+        for entry in entries:
+            entry.slot.move(ServiceState.STOPPED)
+        log.stopped(result.elapsed, result.clean)
+        return result
+
+    def join_control(self) -> None:
+        control = self._control
+        if control is not None and control is not threading.current_thread() and (
+                self.report is not None):
+            control.join()
+
+
+class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the plan)
+    def __init__(self, failure: _StartFailure) -> None:
+        super().__init__()
+        self.failure = failure
+
+
+def _call_in_slot(entry: Entry, hook: str, token: CancellationToken) -> None:
+    with entry.slot.activate():
+        getattr(entry.service, hook)(token)
+

@@ -1,0 +1,151 @@
+"""``Deadline``: the one shutdown deadline of a stop, fired by the thread that waits on it.
+
+A stop has exactly one deadline, ``HostOptions.shutdown_timeout`` (or the caller's shorter
+``timeout``) after the stop began, measured on the host's clock. Every blocking step of the
+stop waits through ``Deadline.wait``, which waits for what it needs *or* the deadline; the
+first waiter to see the deadline pass fires it: the token handed to every stop hook is then
+cancelled. No timer thread is involved, so a timer cannot die, be starved, or run user
+callbacks outside the deadline.
+
+``math.inf``, or any value above ``threading.TIMEOUT_MAX``, means "no deadline": the waits
+have no timeout and the token is never cancelled by time.
+
+After the deadline the stop gets ``GRACE`` seconds of *real* time, all together, for what is
+left: hook calls not yet made (their token is already cancelled, so a well-behaved hook returns
+at once) and service threads that are ending right now (an idle worker woken by the
+cancellation). Only what still runs user code after the grace is a straggler.
+
+Firing runs the token's callbacks, which are user code (anything registered on a stop token):
+they run on a short-lived thread of their own, ``threadhost:deadline``, so a callback that
+blocks can never hold up the stop that fired it.
+
+Rejected: ``cancel_after`` on a shared timer thread (one thread for the process: an overflow or
+a stuck callback there disabled every deadline in the process); a fresh timer thread per stop
+(a thread start on every stop, for a deadline that rarely passes).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import final
+
+from . import _log_messages as log
+from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
+from ._clock import SYSTEM_CLOCK, Clock
+
+GRACE = 0.5
+"""Real seconds the stop gives, all together, to what is left once the deadline has passed."""
+
+
+def is_unbounded(seconds: float | None) -> bool:
+    """True when ``seconds`` means "no limit": None, ``inf``, or above ``TIMEOUT_MAX``."""
+    return seconds is None or math.isinf(seconds) or seconds > threading.TIMEOUT_MAX
+
+
+@final
+class Deadline:
+    """One deadline, ``seconds`` from now on ``clock``; ``token`` is cancelled when it fires.
+
+    Thread-safe: any thread may wait on it; the first to see it pass fires it (idempotent).
+    """
+
+    __slots__ = ("_clock", "_end", "_fired", "_grace_end", "_lock", "_source", "seconds")
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        self._clock = clock
+        self.seconds = seconds
+        self._end = None if is_unbounded(seconds) else clock.monotonic() + seconds
+        self._source = _DeadlineSource(clock, self)
+        self._lock = threading.Lock()
+        self._fired = False  # guarded by _lock
+        self._grace_end: float | None = None  # real time; guarded by _lock
+
+    @property
+    def token(self) -> CancellationToken:
+        """Cancelled once the deadline has been fired (the token every stop hook receives)."""
+        return self._source.token
+
+    @property
+    def bounded(self) -> bool:
+        """False for an infinite deadline."""
+        return self._end is not None
+
+    def remaining(self) -> float | None:
+        """Seconds left on the host's clock (0 once passed); None when unbounded."""
+        if self._end is None:
+            return None
+        return max(0.0, self._end - self._clock.monotonic())
+
+    @property
+    def passed(self) -> bool:
+        """True once the deadline has been fired."""
+        return self._fired
+
+    def wait(self, token: CancellationToken) -> bool:
+        """Block until ``token`` is cancelled (True) or the deadline passes (False; fired).
+
+        Once fired, returns ``token``'s state at once. Any thread; waits on the host's clock.
+        """
+        if self._fired:
+            return token.is_cancellation_requested
+        # Linked to our own token, so that when another waiter fires the deadline this wait
+        # ends at once too (under a FakeClock it might otherwise wait for time that no longer
+        # moves).
+        if wait_any([token, self._source.token], self.remaining()) and (
+                token.is_cancellation_requested):
+            return True
+        self.fire()
+        return token.is_cancellation_requested
+
+    def fire(self) -> None:
+        """Mark the deadline passed, start the grace, and cancel ``token`` (its callbacks run
+        on ``threadhost:deadline``). Idempotent, thread-safe, never blocks."""
+        with self._lock:
+            if self._fired:
+                return
+            self._fired = True
+            self._grace_end = SYSTEM_CLOCK.monotonic() + GRACE
+        if not self._source.token._has_callbacks():
+            self._source.cancel()
+            return
+        threading.Thread(target=self._cancel_logging, name="threadhost:deadline",
+                         daemon=True).start()
+
+    def _cancel_logging(self) -> None:
+        try:
+            self._source.cancel()
+        except BaseExceptionGroup as group:
+            for exc in group.exceptions:
+                log.callback_failed("the shutdown deadline", exc)
+
+    def grace_left(self) -> float:
+        """Real seconds of grace left (the whole grace before the deadline passed)."""
+        with self._lock:
+            end = self._grace_end
+        if end is None:
+            return GRACE
+        return max(0.0, end - SYSTEM_CLOCK.monotonic())
+
+    def wait_within_grace(self, token: CancellationToken) -> bool:
+        """Wait (real time) for ``token`` for what is left of the grace; True if cancelled."""
+        return SYSTEM_CLOCK.wait(token, self.grace_left())
+
+    def __repr__(self) -> str:
+        state = "passed" if self._fired else f"{self.remaining()}s left"
+        return f"<Deadline {self.seconds}s, {state}>"
+
+
+class _DeadlineSource(CancellationTokenSource):
+    """The source of a deadline's token, which knows its deadline (see ``deadline_of``)."""
+
+    def __init__(self, clock: Clock, deadline: Deadline) -> None:
+        super().__init__(clock)
+        self.deadline = deadline
+
+
+def deadline_of(token: CancellationToken) -> Deadline | None:
+    """The ``Deadline`` whose token ``token`` is, or None: lets threadhost's own stop code wait
+    through the deadline (and fire it) when it is handed a deadline's token."""
+    source = token._source
+    return source.deadline if isinstance(source, _DeadlineSource) else None

@@ -1,0 +1,271 @@
+"""The host's account of its services and their threads: ``ServiceSlot`` and ``ThreadRegistry``.
+
+The host owns one ``ThreadRegistry`` and one ``ServiceSlot`` per hosted service. Services never
+start threads of their own making: ``BackgroundService`` and ``QueuedHostedService`` ask their
+slot to ``spawn`` them, so the slot knows every thread that runs the service's code, from
+before it starts until it has ended. The host therefore never inspects a user object to learn
+about its threads; stragglers are a query over the slots (``live_threads``) once the deadline
+and its grace have passed.
+
+How a service finds its slot: the host makes the slot *current* on the thread that calls the
+service's ``start`` (``ServiceSlot.activate``); ``BackgroundService.start`` picks it up with
+``current_slot()``. A service started outside any host gets a slot of its own
+(``standalone_slot``), so it works the same way, unaccounted.
+
+Locking: each slot has one lock guarding its state, its threads and its counters. Nothing
+calls out (a callback, a log, a token cancellation) while holding it.
+
+Rejected: attributes on the service objects that the host looks up (``_live_threads``,
+``_bind_host``: a subclass that used those names broke the host); a process-wide list of
+threads filtered by name (it cannot tell whose thread is whose).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import final
+
+from . import _log_messages as log
+from ._cancellation import CancellationToken, CancellationTokenSource
+from ._clock import Clock
+from ._lease import LeaseInfo, set_current_lease
+from ._states import SERVICE_TRANSITIONS, ServiceState
+
+ThreadExitHook = Callable[[], object]
+RunEndHandler = Callable[["ServiceSlot", "BaseException | None", bool], None]
+"""What the host does when a run of a service's work ends: (slot, error or None, whether the
+service had been asked to stop). Called on the ending thread."""
+
+_local = threading.local()  # .slot: the slot being started on this thread, if any
+
+_SERVICE_THREADS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+"""Every live service thread of every host in the process (for the forced-exit log)."""
+
+
+def live_service_threads() -> list[threading.Thread]:
+    """Service threads of every host that are still running (any thread; a snapshot)."""
+    return [t for t in list(_SERVICE_THREADS) if t.is_alive()]
+
+
+@final
+class ThreadRegistry:
+    """Every slot of one host, and the threads that wait in ``Host.stop()``. Thread-safe."""
+
+    def __init__(self, clock: Clock, exit_hooks: Sequence[ThreadExitHook] = (),
+                 on_run_end: RunEndHandler | None = None) -> None:
+        self.clock = clock
+        self.exit_hooks = tuple(exit_hooks)
+        self.on_run_end = on_run_end
+        self._lock = threading.Lock()
+        self._slots: list[ServiceSlot] = []  # guarded by _lock
+        self._owner: dict[threading.Thread, ServiceSlot] = {}  # guarded by _lock
+
+    def add(self, name: str) -> ServiceSlot:
+        """A new slot for the service called ``name``."""
+        slot = ServiceSlot(name, self)
+        with self._lock:
+            self._slots.append(slot)
+        return slot
+
+    @property
+    def slots(self) -> list[ServiceSlot]:
+        """Every slot, in registration order (a snapshot)."""
+        with self._lock:
+            return list(self._slots)
+
+    def slot_of(self, thread: threading.Thread) -> ServiceSlot | None:
+        """The slot whose service ``thread`` runs, if any."""
+        with self._lock:
+            return self._owner.get(thread)
+
+    def detach(self, thread: threading.Thread) -> None:
+        """``thread`` now waits in ``Host.stop()``: whoever waits for its service's threads to
+        end stops waiting for this one, and it is no straggler (it would wait for itself)."""
+        slot = self.slot_of(thread)
+        if slot is not None:
+            slot._detach(thread)
+
+    def _own(self, thread: threading.Thread, slot: ServiceSlot | None) -> None:
+        with self._lock:
+            if slot is None:
+                self._owner.pop(thread, None)
+            else:
+                self._owner[thread] = slot
+
+
+@final
+class ServiceSlot:
+    """The host's record of one service: its name, state, threads and counts.
+
+    Thread-safe. ``spawn`` may be called from any thread (a service's own included, to
+    restart); the state moves only along ``SERVICE_TRANSITIONS``.
+    """
+
+    def __init__(self, name: str, registry: ThreadRegistry) -> None:
+        self.name = name
+        self.registry = registry
+        self.lease: LeaseInfo | None = None  # set by the lease thread before a leased start
+        self.rerun: Callable[[], None] | None = None  # begins another run (set by the service)
+        self._lock = threading.Lock()
+        self._state = ServiceState.CREATED  # guarded by _lock
+        self._live: set[threading.Thread] = set()  # guarded by _lock; not detached, not ended
+        self._idle: CancellationTokenSource | None = None  # guarded by _lock; see ended_token
+        self._unfinished: list[object] = []  # guarded by _lock
+        self.restarts = 0  # guarded by _lock
+        self.failures = 0  # guarded by _lock
+        self.last_error: BaseException | None = None  # guarded by _lock
+
+    @property
+    def clock(self) -> Clock:
+        """The host's clock."""
+        return self.registry.clock
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ServiceState:
+        """The current state (a snapshot)."""
+        return self._state
+
+    def move(self, new: ServiceState) -> bool:
+        """Move to ``new`` if the table allows it from the current state; False if not
+        (e.g. FAILED is final). Moving to the current state is a no-op that returns True."""
+        with self._lock:
+            if new is self._state:
+                return True
+            if new not in SERVICE_TRANSITIONS[self._state]:
+                return False
+            self._state = new
+            return True
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def spawn(self, target: Callable[[], object], thread_name: str) -> threading.Thread:
+        """Start a daemon thread running ``target()`` for this service, accounted here.
+
+        The thread is a clock participant from before it starts until it ends; the host's
+        thread-exit hooks run on it after ``target`` returns; its service's lease (if any) is
+        what ``current_lease()`` returns on it. Returns the started thread.
+        """
+        thread = threading.Thread(target=self._run, args=(target,), name=thread_name,
+                                  daemon=True)
+        with self._lock:
+            if not self._live:
+                self._idle = CancellationTokenSource(self.registry.clock)
+            self._live.add(thread)
+        self.registry._own(thread, self)
+        _SERVICE_THREADS.add(thread)
+        self.registry.clock.register_participant(thread)
+        thread.start()
+        return thread
+
+    def _run(self, target: Callable[[], object]) -> None:
+        me = threading.current_thread()
+        set_current_lease(self.lease)
+        try:
+            target()
+        finally:
+            set_current_lease(None)
+            for hook in self.registry.exit_hooks:
+                try:
+                    hook()
+                except Exception as exc:
+                    log.thread_exit_hook_failed(self.name, exc)
+            self.registry._own(me, None)
+            self.registry.clock.unregister_participant(me)
+            self._forget(me)
+
+    def _detach(self, thread: threading.Thread) -> None:
+        self._forget(thread)
+
+    def _forget(self, thread: threading.Thread) -> None:
+        with self._lock:
+            if thread not in self._live:
+                return
+            self._live.discard(thread)
+            idle = self._idle if not self._live else None
+        if idle is not None:
+            idle.cancel()
+
+    def ended_token(self) -> CancellationToken:
+        """Cancelled once no thread of this service runs (detached threads do not count).
+
+        A token that is already cancelled if no thread was ever spawned. A later ``spawn``
+        (a restart) makes a new token: ask again after it.
+        """
+        with self._lock:
+            if self._live and self._idle is not None:
+                return self._idle.token
+        return _ENDED
+
+    def live_threads(self) -> list[threading.Thread]:
+        """The threads of this service still running (not ended, not detached)."""
+        with self._lock:
+            return [t for t in self._live if t.is_alive()]
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[None]:
+        """Make this slot current on the calling thread for the ``with`` block (the host
+        wraps each of the service's ``start`` calls in it)."""
+        outer = getattr(_local, "slot", None)
+        _local.slot = self
+        try:
+            yield
+        finally:
+            _local.slot = outer
+
+    # -- accounting ------------------------------------------------------------------------
+
+    def run_ended(self, error: BaseException | None, *, stop_requested: bool) -> None:
+        """A run of the service's work ended, cleanly or with ``error`` (already logged);
+        called on the run's own thread. Records it, then lets the host act (restart, stop)."""
+        if error is not None:
+            with self._lock:
+                self.last_error = error
+        handler = self.registry.on_run_end
+        if handler is not None:
+            handler(self, error, stop_requested)
+        elif error is not None:
+            self.move(ServiceState.FAILED)
+
+    def count_failure(self, exc: BaseException) -> None:
+        """An error the service survived (a ``run_once`` or work item that raised)."""
+        with self._lock:
+            self.failures += 1
+            self.last_error = exc
+
+    def report_unfinished(self, items: Sequence[object]) -> None:
+        """Work the service never started because the deadline passed (for the report)."""
+        with self._lock:
+            self._unfinished.extend(items)
+
+    def unfinished(self) -> list[object]:
+        """What ``report_unfinished`` recorded, in order."""
+        with self._lock:
+            return list(self._unfinished)
+
+    def __repr__(self) -> str:
+        return f"<ServiceSlot {self.name} {self._state.value}>"
+
+
+def _ended() -> CancellationToken:
+    source = CancellationTokenSource()
+    source.cancel()
+    return source.token
+
+
+_ENDED = _ended()
+
+
+def current_slot() -> ServiceSlot | None:
+    """The slot the host made current on this thread (inside a service's ``start``), if any."""
+    slot: ServiceSlot | None = getattr(_local, "slot", None)
+    return slot
+
+
+def standalone_slot(name: str, clock: Clock) -> ServiceSlot:
+    """A slot for a service started outside any host (its crashes are only logged)."""
+    return ThreadRegistry(clock).add(name)
