@@ -148,3 +148,24 @@ def make_builder(*services: object, args: Sequence[str] = (), clock: th.Clock | 
     for service in services:
         builder.services.add_hosted_service(service)  # type: ignore[arg-type]
     return builder
+
+
+def stop_within(host: th.Host, timeout: float = WAIT) -> th.ShutdownReport:
+    """``host.stop()`` on a helper thread; fail loudly (instead of hanging the suite) if it does
+    not return within ``timeout`` real seconds."""
+    result: list[th.ShutdownReport | BaseException] = []
+
+    def stop() -> None:
+        try:
+            result.append(host.stop())
+        except BaseException as exc:
+            result.append(exc)
+
+    stopper = threading.Thread(target=stop, name="test-stopper")
+    stopper.start()
+    stopper.join(timeout)
+    assert not stopper.is_alive(), f"Host.stop() did not return within {timeout}s"
+    [outcome] = result
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome

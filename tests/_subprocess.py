@@ -20,14 +20,17 @@ class App:
     """A subprocess whose stdout lines can be awaited (with a timeout that fails loudly)."""
 
     def __init__(self, *args: str, env: Mapping[str, str] | None = None,
-                 cwd: str | os.PathLike[str] | None = None, merge_stderr: bool = False) -> None:
-        """Start ``python *args``; with ``merge_stderr`` its logs are awaitable lines too."""
+                 cwd: str | os.PathLike[str] | None = None, merge_stderr: bool = False,
+                 new_session: bool = False) -> None:
+        """Start ``python *args``; with ``merge_stderr`` its logs are awaitable lines too;
+        with ``new_session`` it leads a process group of its own (``send_to_group``)."""
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
                     **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, *args], stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True, env=full_env, cwd=cwd or ROOT)
+            stdin=subprocess.DEVNULL, text=True, env=full_env, cwd=cwd or ROOT,
+            start_new_session=new_session)
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []
         self.stderr: list[str] = []
@@ -64,6 +67,10 @@ class App:
 
     def send(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
+
+    def send_to_group(self, sig: signal.Signals) -> None:
+        """Signal the process group it leads (started with ``new_session=True``)."""
+        os.killpg(self.proc.pid, sig)
 
     def wait(self, timeout: float = WAIT) -> int:
         """Wait for the exit code, then for the output readers."""

@@ -155,3 +155,19 @@ def test_concurrent_cancel_runs_each_callback_exactly_once() -> None:
     for t in threads:
         t.join(WAIT)
     assert count == 50
+
+
+def test_a_base_exception_in_one_callback_does_not_stop_the_others() -> None:
+    source = th.CancellationTokenSource()
+    ran: list[str] = []
+    source.token.register(lambda: ran.append("first registered"))
+
+    def exits() -> None:
+        raise SystemExit(3)
+
+    source.token.register(exits)
+    source.token.register(lambda: ran.append("last registered"))
+    with pytest.raises(BaseExceptionGroup) as info:
+        source.cancel()
+    assert ran == ["last registered", "first registered"]
+    assert [type(e) for e in info.value.exceptions] == [SystemExit]

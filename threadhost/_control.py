@@ -147,8 +147,11 @@ class HostCore:
         self.clock.register_participant(me)
         step: Next | None = None
         try:
-            failure = self._run_start(self._start_token.token, limit)
-            if failure is not None:
+            outcome = self._run_start(self._start_token.token, limit)
+            failure = outcome if isinstance(outcome, _StartFailure) else None
+            if outcome is _ABORTED:
+                log.start_aborted("a stop was requested")
+            elif failure is not None:
                 # Recorded before the start yields, so the stop that follows reports them.
                 with self._lock:
                     self._errors.extend(ServiceError(c.name, c.error, c.phase)
@@ -172,8 +175,10 @@ class HostCore:
             assert step is not None
             self._fail_start(failure, request=step.do is Do.REQUEST_STOP)
 
-    def _run_start(self, token: CancellationToken, limit: float | None) -> _StartFailure | None:
-        """Make the start plan's calls; the failure, or None (done, or a stop came first)."""
+    def _run_start(self, token: CancellationToken, limit: float | None
+                   ) -> _StartFailure | _Outcome:
+        """Make the start plan's calls: the failure, ``_DONE``, or ``_ABORTED`` (a stop came
+        first)."""
         def go_on(name: str | None) -> bool:
             if self.app.stop_requested:
                 return False
@@ -192,7 +197,7 @@ class HostCore:
             if go_on(None) and run_start_group([lifetime_call], self.clock):
                 return _StartFailure([lifetime_call])
             if not go_on(None):
-                return None
+                return _ABORTED
             entries = self._resolve()
             if isinstance(entries, _StartFailure):
                 return entries
@@ -209,7 +214,7 @@ class HostCore:
                 by_name = {e.name: e for e in chosen}
                 for group in groups:
                     if not go_on(group[0].name):
-                        return None
+                        return _ABORTED
                     for call in group:
                         by_name[call.name].slot.move(ServiceState.STARTING)
                     self._start_calls = group
@@ -220,8 +225,7 @@ class HostCore:
                                               if c.error is None])
                     if failed:
                         return _StartFailure(failed)
-            go_on(None)
-            return None
+            return _DONE if go_on(None) else _ABORTED
         except _Failed as failed:
             return failed.failure
 
@@ -390,9 +394,10 @@ class HostCore:
         log.stopping(reason)
         self._stop_begun.cancel()
         stragglers: list[Straggler] = []
-        if was_starting:
-            if self._start_token is not None:
-                self._start_token.cancel()
+        if was_starting and self._start_token is not None:
+            self._start_token.cancel()
+        # Even once RUNNING, start() may still be running application_started callbacks.
+        if not self._start_yielded.is_cancellation_requested:
             if not deadline.wait(self._start_yielded.token):
                 for call in list(self._start_calls):
                     if call.begun and not call.done and call.thread is not None:
@@ -425,6 +430,13 @@ class HostCore:
         if control is not None and control is not threading.current_thread() and (
                 self.report is not None):
             control.join()
+
+
+class _Outcome:
+    pass
+
+
+_DONE, _ABORTED = _Outcome(), _Outcome()
 
 
 class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the plan)

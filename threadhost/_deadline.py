@@ -35,7 +35,10 @@ from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
 from ._clock import SYSTEM_CLOCK, Clock
 
 GRACE = 0.5
-"""Real seconds the stop gives, all together, to what is left once the deadline has passed."""
+"""Real seconds the stop gives, all together, to the calls left once the deadline has passed."""
+SETTLE = 0.25
+"""Real seconds service threads get at least, after the last call, to end once asked to (a
+well-behaved service stopped after a straggler used up the grace still gets them)."""
 
 
 def is_unbounded(seconds: float | None) -> bool:
@@ -50,7 +53,8 @@ class Deadline:
     Thread-safe: any thread may wait on it; the first to see it pass fires it (idempotent).
     """
 
-    __slots__ = ("_clock", "_end", "_fired", "_grace_end", "_lock", "_source", "seconds")
+    __slots__ = ("_clock", "_end", "_fired", "_grace_end", "_lock", "_settle_end", "_source",
+                 "seconds")
 
     def __init__(self, clock: Clock, seconds: float) -> None:
         self._clock = clock
@@ -60,6 +64,7 @@ class Deadline:
         self._lock = threading.Lock()
         self._fired = False  # guarded by _lock
         self._grace_end: float | None = None  # real time; guarded by _lock
+        self._settle_end: float | None = None  # real time; guarded by _lock
 
     @property
     def token(self) -> CancellationToken:
@@ -130,6 +135,17 @@ class Deadline:
     def wait_within_grace(self, token: CancellationToken) -> bool:
         """Wait (real time) for ``token`` for what is left of the grace; True if cancelled."""
         return SYSTEM_CLOCK.wait(token, self.grace_left())
+
+    def wait_settling(self, token: CancellationToken) -> bool:
+        """Once the deadline has passed and every call is made or abandoned: wait (real time)
+        for ``token`` until the grace ends, but at least ``SETTLE`` seconds after the first
+        such wait. True if cancelled. Stop never waits past deadline + GRACE + SETTLE."""
+        now = SYSTEM_CLOCK.monotonic()
+        with self._lock:
+            if self._settle_end is None:
+                self._settle_end = max(now + SETTLE, self._grace_end or now)
+            end = self._settle_end
+        return SYSTEM_CLOCK.wait(token, max(0.0, end - now))
 
     def __repr__(self) -> str:
         state = "passed" if self._fired else f"{self.remaining()}s left"

@@ -202,12 +202,10 @@ def run_stop(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock)
             if runner is None:
                 runner = _Runner(clock)
             done = runner.submit(group)
-            if deadline.passed:
-                if not deadline.wait_within_grace(done.token):
-                    runner = None  # abandoned, stuck in a call of this group
-                    _leave_unmade(groups[index + 1:], deadline, clock)
-                    return
-            elif not deadline.wait(done.token) and not deadline.wait_within_grace(done.token):
+            finished = (deadline.wait_within_grace(done.token) if deadline.passed
+                        else deadline.wait(done.token) or deadline.wait_within_grace(done.token))
+            if not finished:
+                runner.close()  # abandoned, stuck in a call of this group; ends after it
                 runner = None
                 _leave_unmade(groups[index + 1:], deadline, clock)
                 return
@@ -236,6 +234,7 @@ def _leave_unmade(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: C
             if runner is None:
                 runner = _Runner(clock)
             if not deadline.wait_within_grace(runner.submit(group).token):
+                runner.close()
                 runner = None  # abandoned too; what is left may still run inline
     finally:
         if runner is not None:

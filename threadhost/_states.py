@@ -85,6 +85,11 @@ HOST_TRANSITIONS: dict[tuple[HostState, HostEvent], Next] = {
     (_S.CANCELLED, _E.STOP): Next(_S.CANCELLED, Do.JOIN_STOP),
     (_S.CANCELLED, _E.CLOSE): Next(_S.CLOSED, Do.SKIP),
     (_S.STOPPED, _E.START): Next(_S.STOPPED, Do.REFUSE, _ALREADY),
+    # A start call that outlived the whole stop (abandoned at its deadline) ends afterwards.
+    (_S.STOPPED, _E.STARTED): Next(_S.STOPPED, Do.SKIP),
+    (_S.STOPPED, _E.START_FAILED): Next(_S.STOPPED, Do.SKIP),
+    (_S.CLOSED, _E.STARTED): Next(_S.CLOSED, Do.SKIP),
+    (_S.CLOSED, _E.START_FAILED): Next(_S.CLOSED, Do.SKIP),
     (_S.STOPPED, _E.STOP): Next(_S.STOPPED, Do.JOIN_STOP),
     (_S.STOPPED, _E.CLOSE): Next(_S.CLOSED, Do.SKIP),
     (_S.CLOSED, _E.START): Next(_S.CLOSED, Do.REFUSE, _CLOSED),

@@ -102,7 +102,7 @@ def carry_out(entries: Sequence[Entry], groups: Sequence[Sequence[Call]], deadli
         if not deadline.passed:
             deadline.wait(ended)
         if not ended.is_cancellation_requested:
-            deadline.wait_within_grace(entry.slot.ended_token())
+            deadline.wait_settling(entry.slot.ended_token())
 
 
 @dataclass

@@ -8,6 +8,7 @@ returns the stop reason and whether the previous SIGTERM handler is back.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -15,10 +16,15 @@ import threading
 import threadhost as th
 
 
+def say(line: str) -> None:
+    """One ``os.write`` per line, so lines written by two threads never interleave."""
+    os.write(1, f"{line}\n".encode())
+
+
 class Worker(th.BackgroundService):
     def execute(self, stopping_token: th.CancellationToken) -> None:
         stopping_token.wait()
-        print("cleanup done", flush=True)
+        say("cleanup done")
 
 
 class Straggler(th.BackgroundService):
@@ -27,7 +33,7 @@ class Straggler(th.BackgroundService):
 
 
 def _previous_handler(signum: int, frame: object) -> None:
-    print("previous handler ran", flush=True)
+    say("previous handler ran")
 
 
 def main() -> int:
@@ -39,13 +45,13 @@ def main() -> int:
         builder.services.add_hosted_service(Straggler)
     host = builder.build()
     lifetime = host.services.get(th.HostApplicationLifetime)
-    lifetime.application_started.register(lambda: print("ready", flush=True))
-    lifetime.application_stopping.register(lambda: print("stopping", flush=True))
+    lifetime.application_started.register(lambda: say("ready"))
+    lifetime.application_stopping.register(lambda: say("stopping"))
     code = host.run()
     assert host.report is not None
-    print(f"reason: {host.report.reason}", flush=True)
+    say(f"reason: {host.report.reason}")
     restored = signal.getsignal(signal.SIGTERM) is _previous_handler
-    print(f"handlers restored: {restored}", flush=True)
+    say(f"handlers restored: {restored}")
     return code
 
 
