@@ -85,27 +85,31 @@ def test_base_classes_leave_natural_attribute_names_to_subclasses() -> None:
 # -- re-entrant stops ----------------------------------------------------------------------
 
 
+def _stop_from_own_execute() -> None:
+    reports: list[th.ShutdownReport] = []
+    holder: list[th.Host] = []
+    started = threading.Event()
+
+    class StopsHost(th.BackgroundService):
+        def execute(self, stopping_token: th.CancellationToken) -> None:
+            started.wait(WAIT)
+            reports.append(holder[0].stop())
+
+    host = make_builder(StopsHost(), Waiter(), shutdown_timeout=WAIT * 3).build()
+    holder.append(host)
+    host.start()
+    started.set()
+    assert host.wait_for_shutdown(WAIT)
+    report = stop_within(host)
+    host.close()
+    assert reports == [report]
+    assert report.clean and report.stragglers == (), str(report)
+    assert report.exit_code == 0
+
+
 def test_stop_from_a_services_own_execute_right_after_start_is_clean() -> None:
     for _ in range(20):
-        reports: list[th.ShutdownReport] = []
-        holder: list[th.Host] = []
-        started = threading.Event()
-
-        class StopsHost(th.BackgroundService):
-            def execute(self, stopping_token: th.CancellationToken) -> None:
-                started.wait(WAIT)
-                reports.append(holder[0].stop())
-
-        host = make_builder(StopsHost(), Waiter(), shutdown_timeout=WAIT * 3).build()
-        holder.append(host)
-        host.start()
-        started.set()
-        assert host.wait_for_shutdown(WAIT)
-        report = stop_within(host)
-        host.close()
-        assert reports == [report]
-        assert report.clean and report.stragglers == (), str(report)
-        assert report.exit_code == 0
+        _stop_from_own_execute()
 
 
 def test_stop_from_a_signal_handler_inside_start_is_refused_not_deadlocked() -> None:
@@ -267,7 +271,7 @@ def test_a_second_run_is_refused() -> None:
     builder.services.add_hosted_service(StopsAtOnce)
     host = builder.build()
     assert host.run() == 0
-    with pytest.raises(RuntimeError, match="already been started|has been closed"):
+    with pytest.raises(RuntimeError, match=r"already been started|has been closed"):
         host.run()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -64,10 +65,8 @@ def test_a_failed_start_leaves_no_watcher_and_the_handlers_restored() -> None:
             pass
 
     host = console_host(Fails())
-    try:
+    with contextlib.suppress(th.HostStartupError):
         host.start()
-    except th.HostStartupError:
-        pass
     assert watchers() == []
     host.close()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -28,33 +28,23 @@ import functools
 import math
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import injector
 
 from . import _log_messages as log
 from ._background_service import stops_inline
-from ._cancellation import CancellationToken, CancellationTokenSource
+from ._cancellation import CancellationTokenSource
 from ._clock import Clock
 from ._deadline import Deadline
 from ._errors import HostStartupError
-from ._hosted_service import HostedLifecycleService
 from ._lifetime import HostApplicationLifetime, HostLifetime, StopRequest
 from ._options import BackgroundServiceExceptionBehavior, HostOptions
-from ._plan import START_PLAN, Call, Target, current_call, run_start_group
+from ._plan import Call, current_call
 from ._registry import ServiceSlot, ThreadExitHook, ThreadRegistry
 from ._report import ServiceError, ShutdownReport, Straggler, capture_stack
+from ._starting import ABORTED, StartFailure, run_start
 from ._states import HOST_TRANSITIONS, Do, HostEvent, HostState, Next, ServiceState
 from ._stopping import Account, Entry, carry_out, report, stop_groups
-
-
-@dataclass
-class _StartFailure:
-    calls: list[Call]
-
-    @property
-    def names(self) -> list[str]:
-        return [c.name for c in self.calls]
 
 
 class HostCore:
@@ -147,9 +137,9 @@ class HostCore:
         self.clock.register_participant(me)
         step: Next | None = None
         try:
-            outcome = self._run_start(self._start_token.token, limit)
-            failure = outcome if isinstance(outcome, _StartFailure) else None
-            if outcome is _ABORTED:
+            outcome = run_start(self, self._start_token.token, limit)
+            failure = outcome if isinstance(outcome, StartFailure) else None
+            if outcome is ABORTED:
                 log.start_aborted("a stop was requested")
             elif failure is not None:
                 # Recorded before the start yields, so the stop that follows reports them.
@@ -175,83 +165,9 @@ class HostCore:
             assert step is not None
             self._fail_start(failure, request=step.do is Do.REQUEST_STOP)
 
-    def _run_start(self, token: CancellationToken, limit: float | None
-                   ) -> _StartFailure | _Outcome:
-        """Make the start plan's calls: the failure, ``_DONE``, or ``_ABORTED`` (a stop came
-        first)."""
-        def go_on(name: str | None) -> bool:
-            if self.app.stop_requested:
-                return False
-            if token.is_cancellation_requested:
-                assert limit is not None
-                log.startup_timed_out(limit, name)
-                call = Call(name or "startup", "start", lambda: None)
-                call.error = TimeoutError(f"startup did not finish within {limit}s")
-                raise _Failed(_StartFailure([call]))
-
-            return True
-
-        try:
-            lifetime_call = Call("lifetime", "wait_for_start", functools.partial(
-                self._wait_for_start, token))
-            if go_on(None) and run_start_group([lifetime_call], self.clock):
-                return _StartFailure([lifetime_call])
-            if not go_on(None):
-                return _ABORTED
-            entries = self._resolve()
-            if isinstance(entries, _StartFailure):
-                return entries
-            concurrent = self.options.services_start_concurrently
-            for phase in START_PLAN:
-                if phase.target not in (Target.SERVICES, Target.LIFECYCLE):
-                    continue
-                chosen = [e for e in entries if phase.target is Target.SERVICES
-                          or isinstance(e.service, HostedLifecycleService)]
-                calls = [Call(e.name, phase.name, functools.partial(
-                    _call_in_slot, e, phase.name, token)) for e in chosen]
-                groups = [calls] if concurrent and phase.concurrent and calls else [
-                    [c] for c in calls]
-                by_name = {e.name: e for e in chosen}
-                for group in groups:
-                    if not go_on(group[0].name):
-                        return _ABORTED
-                    for call in group:
-                        by_name[call.name].slot.move(ServiceState.STARTING)
-                    self._start_calls = group
-                    failed = run_start_group(group, self.clock)
-                    self._start_calls = []
-                    if phase.name == "start":
-                        self._record_started([by_name[c.name] for c in group
-                                              if c.error is None])
-                    if failed:
-                        return _StartFailure(failed)
-            return _DONE if go_on(None) else _ABORTED
-        except _Failed as failed:
-            return failed.failure
-
-    def _wait_for_start(self, token: CancellationToken) -> None:
-        lifetime = self.injector.get(HostLifetime)  # type: ignore[type-abstract]
-        self.lifetime = lifetime
-        lifetime.wait_for_start(token)
-
-    def _resolve(self) -> list[Entry] | _StartFailure:
-        entries: list[Entry] = []
-        seen: dict[str, int] = {}
-        for factory in self.factories:
-            try:
-                service = factory(self.injector)  # type: ignore[operator]
-            except Exception as exc:
-                call = Call(getattr(factory, "service_name", repr(factory)), "construction",
-                            lambda: None)
-                call.error = exc
-                return _StartFailure([call])
-            base = type(service).__name__
-            seen[base] = seen.get(base, 0) + 1
-            name = base if seen[base] == 1 else f"{base}#{seen[base]}"
-            entries.append(Entry(name, service, self.registry.add(name)))
-        return entries
-
-    def _record_started(self, entries: Sequence[Entry]) -> None:
+    def record_started(self, entries: Sequence[Entry]) -> None:
+        """The start of ``entries`` returned: the stop will stop them (or, if the stop already
+        took its list, stop them here, at once)."""
         for entry in entries:
             with self._lock:
                 late = self._taken
@@ -269,7 +185,7 @@ class HostCore:
                 if call.error is not None:
                     log.service_stop_failed(entry.name, "stop", call.error)
 
-    def _fail_start(self, failure: _StartFailure, *, request: bool) -> None:
+    def _fail_start(self, failure: StartFailure, *, request: bool) -> None:
         names = failure.names
         first = failure.calls[0]
         assert first.error is not None
@@ -397,14 +313,14 @@ class HostCore:
         if was_starting and self._start_token is not None:
             self._start_token.cancel()
         # Even once RUNNING, start() may still be running application_started callbacks.
-        if not self._start_yielded.is_cancellation_requested:
-            if not deadline.wait(self._start_yielded.token):
-                for call in list(self._start_calls):
-                    if call.begun and not call.done and call.thread is not None:
-                        stack = capture_stack(call.thread)
-                        log.straggler(call.name, call.phase, call.thread.name, limit, stack)
-                        stragglers.append(Straggler(call.name, stack, call.thread.name,
-                                                    call.phase))
+        if not self._start_yielded.is_cancellation_requested and not deadline.wait(
+                self._start_yielded.token):
+            for call in list(self._start_calls):
+                if call.begun and not call.done and call.thread is not None:
+                    stack = capture_stack(call.thread)
+                    log.straggler(call.name, call.phase, call.thread.name, limit, stack)
+                    stragglers.append(Straggler(call.name, stack, call.thread.name,
+                                                call.phase))
         with self._lock:
             self._taken = True
             entries = list(self._started)
@@ -430,22 +346,3 @@ class HostCore:
         if control is not None and control is not threading.current_thread() and (
                 self.report is not None):
             control.join()
-
-
-class _Outcome:
-    pass
-
-
-_DONE, _ABORTED = _Outcome(), _Outcome()
-
-
-class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the plan)
-    def __init__(self, failure: _StartFailure) -> None:
-        super().__init__()
-        self.failure = failure
-
-
-def _call_in_slot(entry: Entry, hook: str, token: CancellationToken) -> None:
-    with entry.slot.activate():
-        getattr(entry.service, hook)(token)
-

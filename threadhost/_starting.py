@@ -1,0 +1,131 @@
+"""The start procedure: ``START_PLAN`` made on the thread calling ``Host.start()``.
+
+Start aborts at the first failure (in a concurrent phase: once every call of the phase has
+returned, with all their errors), and stops early, quietly, when a stop was requested: it asks
+before every call. Every hosted service is resolved before any starts, so a service that cannot
+be constructed fails the start with nothing to undo.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import _log_messages as log
+from ._cancellation import CancellationToken
+from ._hosted_service import HostedLifecycleService
+from ._lifetime import HostLifetime
+from ._plan import START_PLAN, Call, Target, run_start_group
+from ._states import ServiceState
+from ._stopping import Entry
+
+if TYPE_CHECKING:
+    from ._control import HostCore
+
+
+@dataclass
+class StartFailure:
+    """The start calls that failed (one, or several of a concurrent phase)."""
+
+    calls: list[Call]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.calls]
+
+
+def run_start(core: HostCore, token: CancellationToken, limit: float | None
+          ) -> StartFailure | Outcome:
+    """Make the start plan's calls: the failure, ``DONE``, or ``ABORTED`` (a stop came
+    first)."""
+    def go_on(name: str | None) -> bool:
+        if core.app.stop_requested:
+            return False
+        if token.is_cancellation_requested:
+            assert limit is not None
+            log.startup_timed_out(limit, name)
+            call = Call(name or "startup", "start", lambda: None)
+            call.error = TimeoutError(f"startup did not finish within {limit}s")
+            raise _Failed(StartFailure([call]))
+
+        return True
+
+    try:
+        lifetime_call = Call("lifetime", "wait_for_start", functools.partial(
+            _wait_for_start, core, token))
+        if go_on(None) and run_start_group([lifetime_call], core.clock):
+            return StartFailure([lifetime_call])
+        if not go_on(None):
+            return ABORTED
+        entries = _resolve(core)
+        if isinstance(entries, StartFailure):
+            return entries
+        concurrent = core.options.services_start_concurrently
+        for phase in START_PLAN:
+            if phase.target not in (Target.SERVICES, Target.LIFECYCLE):
+                continue
+            chosen = [e for e in entries if phase.target is Target.SERVICES
+                      or isinstance(e.service, HostedLifecycleService)]
+            calls = [Call(e.name, phase.name, functools.partial(
+                _call_in_slot, e, phase.name, token)) for e in chosen]
+            groups = [calls] if concurrent and phase.concurrent and calls else [
+                [c] for c in calls]
+            by_name = {e.name: e for e in chosen}
+            for group in groups:
+                if not go_on(group[0].name):
+                    return ABORTED
+                for call in group:
+                    by_name[call.name].slot.move(ServiceState.STARTING)
+                core._start_calls = group
+                failed = run_start_group(group, core.clock)
+                core._start_calls = []
+                if phase.name == "start":
+                    core.record_started([by_name[c.name] for c in group
+                                          if c.error is None])
+                if failed:
+                    return StartFailure(failed)
+        return DONE if go_on(None) else ABORTED
+    except _Failed as failed:
+        return failed.failure
+
+def _wait_for_start(core: HostCore, token: CancellationToken) -> None:
+    lifetime = core.injector.get(HostLifetime)  # type: ignore[type-abstract]
+    core.lifetime = lifetime
+    lifetime.wait_for_start(token)
+
+def _resolve(core: HostCore) -> list[Entry] | StartFailure:
+    entries: list[Entry] = []
+    seen: dict[str, int] = {}
+    for factory in core.factories:
+        try:
+            service = factory(core.injector)  # type: ignore[operator]
+        except Exception as exc:
+            call = Call(getattr(factory, "service_name", repr(factory)), "construction",
+                        lambda: None)
+            call.error = exc
+            return StartFailure([call])
+        base = type(service).__name__
+        seen[base] = seen.get(base, 0) + 1
+        name = base if seen[base] == 1 else f"{base}#{seen[base]}"
+        entries.append(Entry(name, service, core.registry.add(name)))
+    return entries
+
+
+class Outcome:
+    """How a start that did not fail ended."""
+
+
+DONE, ABORTED = Outcome(), Outcome()
+
+
+class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the plan)
+    def __init__(self, failure: StartFailure) -> None:
+        super().__init__()
+        self.failure = failure
+
+
+def _call_in_slot(entry: Entry, hook: str, token: CancellationToken) -> None:
+    with entry.slot.activate():
+        getattr(entry.service, hook)(token)
+
