@@ -157,3 +157,17 @@ def test_the_deadline_token_is_cancelled_for_hooks_still_waiting_when_it_passes(
     host.close()
     assert seen == [True] and report.clean
     assert clock.monotonic() == 5.0
+
+
+def test_a_blocking_application_stopped_callback_is_abandoned_at_the_deadline() -> None:
+    release = threading.Event()
+    host = make_builder(Waiter(), shutdown_timeout=0.3).build()
+    lifetime = host.services.get(th.HostApplicationLifetime)
+    lifetime.application_stopped.register(lambda: release.wait(WAIT * 6))
+    host.start()
+    report = stop_within(host)
+    release.set()
+    host.close()
+    assert [(s.name, s.phase) for s in report.stragglers] == [
+        ("application", "application_stopped")]
+    assert report.stopped == ("Waiter",)

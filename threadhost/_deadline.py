@@ -32,7 +32,7 @@ from typing import final
 
 from . import _log_messages as log
 from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
-from ._clock import SYSTEM_CLOCK, Clock
+from ._clock import SYSTEM_CLOCK, Clock, SystemClock
 
 GRACE = 0.5
 """Real seconds the stop gives, all together, to the calls left once the deadline has passed."""
@@ -53,11 +53,12 @@ class Deadline:
     Thread-safe: any thread may wait on it; the first to see it pass fires it (idempotent).
     """
 
-    __slots__ = ("_clock", "_end", "_fired", "_grace_end", "_lock", "_settle_end", "_source",
-                 "seconds")
+    __slots__ = ("_clock", "_end", "_fired", "_grace_end", "_independent", "_lock",
+                 "_settle_end", "_source", "seconds")
 
     def __init__(self, clock: Clock, seconds: float) -> None:
         self._clock = clock
+        self._independent = isinstance(clock, SystemClock)
         self.seconds = seconds
         self._end = None if is_unbounded(seconds) else clock.monotonic() + seconds
         self._source = _DeadlineSource(clock, self)
@@ -94,10 +95,13 @@ class Deadline:
         """
         if self._fired:
             return token.is_cancellation_requested
-        # Linked to our own token, so that when another waiter fires the deadline this wait
-        # ends at once too (under a FakeClock it might otherwise wait for time that no longer
-        # moves).
-        if wait_any([token, self._source.token], self.remaining()) and (
+        # On the system clock every waiter's timeout ends at the same real moment on its own.
+        # On another clock (a FakeClock) the wait is linked to our token, so that when another
+        # waiter fires the deadline this one ends at once too: time might not move again.
+        if self._independent:
+            if token.wait(self.remaining()):
+                return True
+        elif wait_any([token, self._source.token], self.remaining()) and (
                 token.is_cancellation_requested):
             return True
         self.fire()
