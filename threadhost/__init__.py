@@ -17,6 +17,7 @@ from ._environment import HostEnvironment
 from ._errors import ConfigurationError, HostStartupError, OperationCanceledError, QueueFullError
 from ._host import Host
 from ._hosted_service import HostedLifecycleService, HostedService
+from ._lease import Lease, LeaseInfo, current_lease
 from ._lifetime import HostApplicationLifetime, HostLifetime, NullLifetime
 from ._logging import LoggingBuilder
 from ._options import (
@@ -27,7 +28,9 @@ from ._options import (
 )
 from ._periodic import PeriodicBackgroundService
 from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork
+from ._restart import RestartMode, RestartPolicy
 from ._services import ServiceCollection
+from ._states import ServiceState
 from ._task_queue import BackgroundTaskQueue, QueuedHostedService
 
 __all__ = [
@@ -50,6 +53,8 @@ __all__ = [
     "HostStartupError",
     "HostedLifecycleService",
     "HostedService",
+    "Lease",
+    "LeaseInfo",
     "LoggingBuilder",
     "NullLifetime",
     "OperationCanceledError",
@@ -58,12 +63,16 @@ __all__ = [
     "QueueFullError",
     "QueuedHostedService",
     "Registration",
+    "RestartMode",
+    "RestartPolicy",
     "ServiceCollection",
     "ServiceError",
+    "ServiceState",
     "ShutdownReport",
     "Straggler",
     "SystemClock",
     "UnfinishedWork",
+    "current_lease",
 ]
 
 for _name in __all__:

@@ -17,12 +17,12 @@ import abc
 import threading
 from dataclasses import dataclass, field
 
-from . import _log_messages as log
 from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
 from ._deadline import deadline_of
 from ._errors import OperationCanceledError
 from ._hosted_service import HostedService
 from ._registry import ServiceSlot, current_slot, standalone_slot
+from ._states import ServiceState
 
 _STATE = "_threadhost"
 
@@ -102,7 +102,7 @@ class BackgroundService(HostedService):
                     f"Cannot start {self!r}: a BackgroundService instance runs only once.")
             slot = state.slot = current_slot() or standalone_slot(
                 type(self).__name__, cancellation_token.clock)
-        slot.rerun = lambda: begin_run(self)
+        slot.rerun = lambda delay: begin_run(self, delay)
         begin_run(self)
 
     def stop(self, cancellation_token: CancellationToken) -> None:
@@ -141,30 +141,42 @@ def _wait_ended(slot: ServiceSlot, token: CancellationToken) -> None:
         wait_any([ended, token])
 
 
-def begin_run(service: BackgroundService) -> None:
-    """Start one run of ``execute`` on a new thread of the service's slot (a first start, or a
-    restart once the previous thread has ended). Internal."""
+def begin_run(service: BackgroundService, delay: float = 0.0) -> None:
+    """Begin one run of ``execute`` on a new thread of the service's slot: the first, or a
+    restart after ``delay`` seconds on the host's clock (internal; see ``_supervisor``).
+
+    For a restart the new thread first waits for the current one (the one calling this, whose
+    run just ended) to end, so two runs never overlap; a stop of the service, or of the host,
+    during the backoff cancels the run before it begins.
+    """
     state = _state_of(service)
     slot = state.slot
     assert slot is not None
+    previous = state.thread
     stopping = CancellationTokenSource(slot.clock)
     state.stopping = stopping
-    state.thread = slot.spawn(lambda: _run(service, state, slot, stopping),
+    state.thread = slot.spawn(lambda: _run(service, state, slot, stopping, delay, previous),
                               f"threadhost:{type(service).__name__}")
 
 
 def _run(service: BackgroundService, state: _State, slot: ServiceSlot,
-         stopping: CancellationTokenSource) -> None:
+         stopping: CancellationTokenSource, delay: float,
+         previous: threading.Thread | None) -> None:
+    if previous is not None:
+        previous.join()  # it is returning from its run right now: a bounded wait
+        if delay and wait_any([stopping.token, slot.registry.stopping], delay):
+            return  # a stop came during the backoff: no run
+        if state.stop_requested or stopping.is_cancellation_requested:
+            return
+        slot.move(ServiceState.RUNNING)
+        state.exception = None
+    slot.tracker.run_began = slot.clock.monotonic()
     error: BaseException | None = None
     try:
         service.execute(stopping.token)
     except BaseException as exc:
         if not (isinstance(exc, OperationCanceledError) and stopping.is_cancellation_requested):
-            # Logged before anything changes, so the cause is in the logs even if the process
-            # dies next.
-            log.service_crashed(slot.name, exc)
-            state.exception = exc
-            error = exc
+            state.exception = error = exc
     slot.run_ended(error, stop_requested=state.stop_requested)
 
 

@@ -38,13 +38,14 @@ from ._clock import Clock
 from ._deadline import Deadline
 from ._errors import HostStartupError
 from ._lifetime import HostApplicationLifetime, HostLifetime, StopRequest
-from ._options import BackgroundServiceExceptionBehavior, HostOptions
+from ._options import HostOptions
 from ._plan import Call, current_call
 from ._registry import ServiceSlot, ThreadExitHook, ThreadRegistry
 from ._report import ServiceError, ShutdownReport, Straggler, capture_stack
 from ._starting import ABORTED, StartFailure, run_start
 from ._states import HOST_TRANSITIONS, Do, HostEvent, HostState, Next, ServiceState
 from ._stopping import Account, Entry, carry_out, report, stop_groups
+from ._supervisor import Supervisor
 
 
 class HostCore:
@@ -57,12 +58,15 @@ class HostCore:
         self.clock: Clock = services.get(Clock)  # type: ignore[type-abstract]
         self.options = services.get(HostOptions)
         self.app = services.get(HostApplicationLifetime)
-        self.registry = ThreadRegistry(self.clock, exit_hooks, self._on_run_end)
         self._lock = threading.Lock()
         self._state = HostState.CREATED  # guarded by _lock
         self.report: ShutdownReport | None = None  # written with STOPPED, under _lock
         self._published = CancellationTokenSource(self.clock)  # cancelled after publishing
         self._stop_begun = CancellationTokenSource(self.clock)
+        self.supervisor = Supervisor(self.clock, self.options, self.app, self._stop_begun.token,
+                                     self._record_crash)
+        self.registry = ThreadRegistry(self.clock, exit_hooks, self.supervisor.on_run_end,
+                                       self._stop_begun.token)
         self._started: list[Entry] = []  # guarded by _lock: services whose start returned
         self._taken = False  # guarded by _lock: the stop has taken the list of started ones
         self._errors: list[ServiceError] = []  # guarded by _lock: start failures, crashes
@@ -208,21 +212,9 @@ class HostCore:
 
     # -- crashes ---------------------------------------------------------------------------
 
-    def _on_run_end(self, slot: ServiceSlot, error: BaseException | None,
-                    stop_requested: bool) -> None:
-        # On the ending service thread: record, request, return.
-        if error is None:
-            slot.move(ServiceState.STOPPED)
-            return
-        slot.move(ServiceState.FAILED)
-        if self.options.background_service_exception_behavior is (
-                BackgroundServiceExceptionBehavior.IGNORE):
-            log.crash_ignored(slot.name)
-            return
+    def _record_crash(self, slot: ServiceSlot, error: BaseException) -> None:
         with self._lock:
             self._errors.append(ServiceError(slot.name, error, "execute"))
-        log.crash_stops_host(slot.name)
-        self.app.request_stop(f"service {slot.name!r} crashed: {error!r}")
 
     # -- stop ------------------------------------------------------------------------------
 

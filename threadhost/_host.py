@@ -19,8 +19,6 @@ from ._report import ShutdownReport
 if TYPE_CHECKING:
     from ._builder import HostApplicationBuilder
 
-HostedServiceFactory = Callable[[injector.Injector], HostedService]
-"""How the host obtains one hosted service, given the injector (built by ServiceCollection)."""
 
 
 @final
@@ -40,7 +38,8 @@ class Host:
     that run user code run on ``threadhost:stop``. All are daemon threads.
     """
 
-    def __init__(self, services: injector.Injector, hosted: Sequence[HostedServiceFactory],
+    def __init__(self, services: injector.Injector,
+                 hosted: Sequence[Callable[[injector.Injector], HostedService]],
                  thread_exit_hooks: Sequence[ThreadExitHook] = ()) -> None:
         """Internal: use ``HostApplicationBuilder.build()``."""
         self._core = HostCore(services, hosted, thread_exit_hooks)

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._cancellation import CancellationToken
+
+if TYPE_CHECKING:
+    import injector
+
+    from ._lease import Lease
+    from ._restart import RestartPolicy
 
 
 class HostedService(abc.ABC):
@@ -49,3 +58,22 @@ class HostedLifecycleService(HostedService):
 
     def stopped(self, cancellation_token: CancellationToken) -> None:
         """Called after every service's ``stop`` has returned."""
+
+
+HostedServiceFactory = Callable[["injector.Injector"], HostedService]
+"""How the host obtains one hosted service, given the injector (built by ServiceCollection)."""
+
+
+@dataclass(frozen=True)
+class HostedRegistration:
+    """One ``add_hosted_service`` call: how to make the service, and its per-service options.
+    Called with the injector, it makes the service (the host does so once, at start)."""
+
+    factory: HostedServiceFactory
+    service_name: str
+    restart: RestartPolicy | None = None
+    liveness_timeout: float | None = None
+    singleton: Lease | None = None
+
+    def __call__(self, inj: injector.Injector) -> HostedService:
+        return self.factory(inj)

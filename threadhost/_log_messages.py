@@ -67,6 +67,23 @@ def service_crashed(name: str, exc: BaseException) -> None:
     host_log.error("BackgroundService %r failed: execute() raised.", name, exc_info=exc)
 
 
+def service_restarting(name: str, exc: BaseException | None, restart: int,
+                       delay: float) -> None:
+    if exc is None:
+        host_log.warning("BackgroundService %r returned while the host runs (RestartMode.ALWAYS);"
+                         " restart %d in a row in %.3gs.", name, restart, delay)
+    else:
+        host_log.error("BackgroundService %r failed: execute() raised; restart %d in a row in "
+                       "%.3gs.", name, restart, delay, exc_info=exc)
+
+
+def restart_limit_reached(name: str, max_restarts: int, within: float,
+                          exc: BaseException | None) -> None:
+    host_log.error("BackgroundService %r failed for good: it would be restarted more than %d "
+                   "time(s) within %ss (RestartPolicy.max_restarts/within).", name, max_restarts,
+                   within, exc_info=exc)
+
+
 def crash_stops_host(name: str) -> None:
     host_log.critical(
         "The host is stopping because BackgroundService %r failed "

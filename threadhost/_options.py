@@ -7,6 +7,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar, final
 
+from ._errors import ConfigurationError
+from ._restart import RestartPolicy
+
 T = TypeVar("T")
 
 
@@ -40,8 +43,11 @@ class HostOptions:
     """How the host starts and stops (bound from the configuration section ``HostOptions``).
 
     Durations are seconds on the host's clock. ``shutdown_timeout`` is one deadline for the
-    whole stop; ``startup_timeout`` (None: no limit) cancels the start token and fails
-    ``start()``. Raises ValueError on construction for a negative or non-numeric duration.
+    whole stop (``math.inf``: none); ``startup_timeout`` (None: no limit) cancels the start
+    token and fails ``start()``; ``shutdown_delay`` is the drain at the start of a stop, inside
+    the deadline; ``restart`` is the default restart policy of every BackgroundService. Raises
+    ValueError on construction for a negative or non-numeric duration, and
+    ConfigurationError when ``shutdown_delay`` does not fit in ``shutdown_timeout``.
     """
 
     shutdown_timeout: float = field(default=30.0, metadata={"validate": _seconds})
@@ -51,13 +57,23 @@ class HostOptions:
     services_stop_concurrently: bool = False
     background_service_exception_behavior: BackgroundServiceExceptionBehavior = (
         BackgroundServiceExceptionBehavior.STOP_HOST)
+    shutdown_delay: float = field(default=0.0, metadata={"validate": _seconds})
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
 
     def __post_init__(self) -> None:
-        for name in ("shutdown_timeout", "startup_timeout"):
+        for name in ("shutdown_timeout", "startup_timeout", "shutdown_delay"):
             value = getattr(self, name)
             problem = type(self).__dataclass_fields__[name].metadata["validate"](value)
             if problem:
                 raise ValueError(f"HostOptions.{name}={value!r} is invalid: {problem}")
+        if not isinstance(self.restart, RestartPolicy):
+            raise ValueError(f"HostOptions.restart={self.restart!r} is invalid: expected a "
+                             "threadhost.RestartPolicy")
+        if self.shutdown_delay and self.shutdown_delay >= self.shutdown_timeout:
+            raise ConfigurationError(
+                f"HostOptions:ShutdownDelay={self.shutdown_delay!r} does not fit in "
+                f"HostOptions:ShutdownTimeout={self.shutdown_timeout!r}: the drain counts "
+                "against the shutdown deadline, so make the delay shorter than the timeout")
 
 
 @final

@@ -32,6 +32,7 @@ from . import _log_messages as log
 from ._cancellation import CancellationToken, CancellationTokenSource
 from ._clock import Clock
 from ._lease import LeaseInfo, set_current_lease
+from ._restart import RestartPolicy, RestartTracker
 from ._states import SERVICE_TRANSITIONS, ServiceState
 
 ThreadExitHook = Callable[[], object]
@@ -55,8 +56,11 @@ class ThreadRegistry:
     """Every slot of one host, and the threads that wait in ``Host.stop()``. Thread-safe."""
 
     def __init__(self, clock: Clock, exit_hooks: Sequence[ThreadExitHook] = (),
-                 on_run_end: RunEndHandler | None = None) -> None:
+                 on_run_end: RunEndHandler | None = None,
+                 stopping: CancellationToken | None = None) -> None:
         self.clock = clock
+        self.stopping = stopping if stopping is not None else CancellationToken.NONE
+        """Cancelled when the host's stop begins (ends restart backoffs at once)."""
         self.exit_hooks = tuple(exit_hooks)
         self.on_run_end = on_run_end
         self._lock = threading.Lock()
@@ -108,7 +112,11 @@ class ServiceSlot:
         self.name = name
         self.registry = registry
         self.lease: LeaseInfo | None = None  # set by the lease thread before a leased start
-        self.rerun: Callable[[], None] | None = None  # begins another run (set by the service)
+        self.rerun: Callable[[float], None] | None = None  # begin a run after a delay; set by
+        # the service (BackgroundService) that can run again
+        self.restart: RestartPolicy | None = None  # this service's own policy, if any
+        self.liveness_timeout: float | None = None
+        self.tracker = RestartTracker()
         self._lock = threading.Lock()
         self._state = ServiceState.CREATED  # guarded by _lock
         self._live: set[threading.Thread] = set()  # guarded by _lock; not detached, not ended
@@ -229,7 +237,15 @@ class ServiceSlot:
         if handler is not None:
             handler(self, error, stop_requested)
         elif error is not None:
+            log.service_crashed(self.name, error)
             self.move(ServiceState.FAILED)
+
+    def count_restart(self, error: BaseException | None) -> None:
+        """A restart is being made (after ``error``, if the run raised: a survived error)."""
+        with self._lock:
+            self.restarts += 1
+            if error is not None:
+                self.failures += 1
 
     def count_failure(self, exc: BaseException) -> None:
         """An error the service survived (a ``run_once`` or work item that raised)."""

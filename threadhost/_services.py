@@ -21,9 +21,10 @@ import injector
 from ._binding import resolve_type_hints
 from ._configuration import Configuration
 from ._errors import ConfigurationError
-from ._host import HostedServiceFactory
-from ._hosted_service import HostedService
+from ._hosted_service import HostedRegistration, HostedService, HostedServiceFactory
+from ._lease import Lease
 from ._options import Options
+from ._restart import RestartPolicy
 
 T = TypeVar("T")
 
@@ -126,15 +127,25 @@ class ServiceCollection:
 
     def __init__(self) -> None:
         self._bindings: list[Callable[[injector.Binder], None]] = []
-        self._hosted: list[HostedServiceFactory] = []
+        self._hosted: list[HostedRegistration] = []
         self._options: dict[type, list[OptionsAction]] = {}
 
     def add_hosted_service(self, service: type[HostedService] | HostedService
-                           | Callable[..., HostedService]) -> ServiceCollection:
+                           | Callable[..., HostedService], *,
+                           restart: RestartPolicy | None = None,
+                           liveness_timeout: float | None = None,
+                           singleton: Lease | None = None) -> ServiceCollection:
         """Register a hosted service: a class (constructed by the injector at start, its
         ``__init__`` parameters injected from type hints), an instance, or a factory (called
         at start with its parameters injected the same way). Services start in the order
-        registered and stop in reverse. Raises TypeError for anything else."""
+        registered and stop in reverse.
+
+        ``restart`` overrides ``HostOptions.restart`` for this service (a BackgroundService);
+        ``liveness_timeout`` overrides the class attribute of that name; ``singleton`` runs the
+        service only while this replica holds the lease. Raises TypeError for anything else
+        than a hosted service, or an argument of the wrong kind; ValueError for a
+        non-positive ``liveness_timeout``.
+        """
         factory: HostedServiceFactory
         if isinstance(service, type):
             if not issubclass(service, HostedService):
@@ -143,11 +154,11 @@ class ServiceCollection:
                     "threadhost.HostedService (or BackgroundService).")
             cls = service
             factory = lambda inj: autowire(inj, cls)  # noqa: E731
-            factory.service_name = cls.__name__  # type: ignore[attr-defined]
+            name = cls.__name__
         elif isinstance(service, HostedService):
             instance = service
             factory = lambda inj: instance  # noqa: E731
-            factory.service_name = type(instance).__name__  # type: ignore[attr-defined]
+            name = type(instance).__name__
         elif callable(service):
             make = service
 
@@ -159,12 +170,24 @@ class ServiceCollection:
                         "a threadhost.HostedService.")
                 return made
 
-            factory.service_name = getattr(make, "__qualname__", repr(make))  # type: ignore[attr-defined]
+            name = getattr(make, "__qualname__", repr(make))
         else:
             raise TypeError(
                 f"add_hosted_service() takes a HostedService class, instance or factory, got "
                 f"{service!r}")
-        self._hosted.append(factory)
+        if restart is not None and not isinstance(restart, RestartPolicy):
+            raise TypeError(f"add_hosted_service({name}, restart={restart!r}): expected a "
+                            "threadhost.RestartPolicy")
+        if liveness_timeout is not None and (
+                isinstance(liveness_timeout, bool) or not isinstance(liveness_timeout, int | float)
+                or not liveness_timeout > 0):
+            raise ValueError(f"add_hosted_service({name}, liveness_timeout={liveness_timeout!r})"
+                             ": expected seconds > 0, or None")
+        if singleton is not None and not isinstance(singleton, Lease):
+            raise TypeError(f"add_hosted_service({name}, singleton={singleton!r}): expected a "
+                            "threadhost.Lease (e.g. threadhost.contrib.postgres.PostgresLease)")
+        self._hosted.append(HostedRegistration(factory, name, restart, liveness_timeout,
+                                               singleton))
         return self
 
     def add_singleton(self, interface: Any, to: Any = None) -> ServiceCollection:

@@ -64,6 +64,10 @@ class SignalBridge:
         self._pipe: tuple[int, int] | None = None  # guarded by _lock
         self._listeners: tuple[Listener, ...] = ()  # replaced whole under _lock
         self._watcher: threading.Thread | None = None  # guarded by _lock
+        # Per signal number: how many the watcher handed to listeners (watcher writes), and how
+        # many the Python handler let pass as already handled (handler writes). See _on_signal.
+        self._dispatched = [0] * signal.NSIG
+        self._absorbed = [0] * signal.NSIG
 
     def subscribe(self, listener: Listener) -> bool:
         """Install the handlers (if first) and start delivering stop signals to ``listener``
@@ -118,6 +122,8 @@ class SignalBridge:
 
     def _restore(self) -> None:
         # Under _lock, or in a forked child (one thread).
+        self._dispatched = [0] * signal.NSIG
+        self._absorbed = [0] * signal.NSIG
         for signum, previous in self._previous.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
                 signal.signal(signum, previous)
@@ -132,9 +138,13 @@ class SignalBridge:
                     os.close(fd)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        # On the main thread between two bytecodes: no lock, no wait (module notes).
-        if self._listeners:
-            return  # the C handler has already written it to the watcher's pipe
+        # On the main thread between two bytecodes: no lock, no wait (module notes). The C
+        # handler has already written the signal to the pipe. The main thread may run this
+        # late (it may have slept in a wait until the stop the signal caused was over and the
+        # listener gone): a signal the watcher handed to a listener is not passed on again.
+        if self._listeners or self._dispatched[signum] > self._absorbed[signum]:
+            self._absorbed[signum] += 1
+            return
         previous = self._previous.get(signum)
         if callable(previous):
             previous(signum, frame)
@@ -159,7 +169,10 @@ class SignalBridge:
                             return
                     continue
                 self._forward(signum)
-                for listener in self._listeners:
+                listeners = self._listeners
+                if listeners:
+                    self._dispatched[signum] += 1
+                for listener in listeners:
                     try:
                         listener(signum)
                     except Exception as exc:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import _log_messages as log
 from ._cancellation import CancellationToken
-from ._hosted_service import HostedLifecycleService
+from ._hosted_service import HostedLifecycleService, HostedRegistration
 from ._lifetime import HostLifetime
 from ._plan import START_PLAN, Call, Target, run_start_group
 from ._states import ServiceState
@@ -108,7 +108,11 @@ def _resolve(core: HostCore) -> list[Entry] | StartFailure:
         base = type(service).__name__
         seen[base] = seen.get(base, 0) + 1
         name = base if seen[base] == 1 else f"{base}#{seen[base]}"
-        entries.append(Entry(name, service, core.registry.add(name)))
+        slot = core.registry.add(name)
+        if isinstance(factory, HostedRegistration):
+            slot.restart = factory.restart
+            slot.liveness_timeout = factory.liveness_timeout
+        entries.append(Entry(name, service, slot))
     return entries
 
 

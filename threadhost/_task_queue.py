@@ -262,8 +262,7 @@ class QueuedHostedService(HostedService):
                 except Exception as exc:
                     log.work_item_failed(state.slot.name, item, exc)
                     state.slot.count_failure(exc)
-        except BaseException as exc:
-            log.service_crashed(state.slot.name, exc)
+        except BaseException as exc:  # the loop itself failed: the service has failed
             state.slot.run_ended(exc, stop_requested=state.draining.is_cancellation_requested)
 
     def __repr__(self) -> str:
