@@ -14,6 +14,7 @@ can make this call on its control thread without a timer: see ``_deadline``.
 from __future__ import annotations
 
 import abc
+import functools
 import threading
 from dataclasses import dataclass, field
 
@@ -155,12 +156,13 @@ def begin_run(service: BackgroundService, delay: float = 0.0) -> None:
     previous = state.thread
     stopping = CancellationTokenSource(slot.clock)
     state.stopping = stopping
-    state.thread = slot.spawn(lambda: _run(service, state, slot, stopping, delay, previous),
-                              f"threadhost:{type(service).__name__}")
+    slot.spawn(lambda: _run(service, state, slot, stopping, delay=delay, previous=previous),
+               f"threadhost:{type(service).__name__}", publish=functools.partial(
+                   setattr, state, "thread"))
 
 
 def _run(service: BackgroundService, state: _State, slot: ServiceSlot,
-         stopping: CancellationTokenSource, delay: float,
+         stopping: CancellationTokenSource, *, delay: float,
          previous: threading.Thread | None) -> None:
     if previous is not None:
         previous.join()  # it is returning from its run right now: a bounded wait
@@ -197,3 +199,9 @@ def request_stop(service: BackgroundService) -> None:
     state.stop_requested = True
     if state.stopping is not None:
         state.stopping.cancel()
+
+
+def slot_of(service: BackgroundService) -> ServiceSlot | None:
+    """The slot accounting for ``service`` once started (internal: lets ready-made services
+    count survived errors and heartbeats)."""
+    return _state_of(service).slot

@@ -6,7 +6,7 @@ import abc
 import math
 
 from . import _log_messages as log
-from ._background_service import BackgroundService
+from ._background_service import BackgroundService, slot_of
 from ._cancellation import CancellationToken
 from ._errors import OperationCanceledError
 
@@ -21,12 +21,17 @@ class PeriodicBackgroundService(BackgroundService):
     ``__init__``, and implement ``run_once``. Runs happen one after another on the service's
     thread, never overlapping: a run that overruns makes the ticks it covered be skipped (one
     WARNING says how many) and the next run happens on the next tick of the grid, so the
-    schedule never drifts. An exception from ``run_once`` is logged with its traceback and the
-    next tick still runs. ``start()`` raises ValueError for a bad interval or delay.
+    schedule never drifts. An exception from ``run_once`` is logged with its traceback, counted
+    in the report's ``failures``, and the next tick still runs; with
+    ``max_consecutive_failures`` set, that many runs in a row that raise make the service fail
+    as if ``execute`` had raised (its restart policy, then the exception behavior act). A run
+    that returns resets the count, and so does a restart. ``start()`` raises ValueError for a
+    bad interval, delay or limit.
     """
 
     interval: float = 0.0
     first_delay: float = 0.0
+    max_consecutive_failures: int | None = None
 
     @abc.abstractmethod
     def run_once(self, stopping_token: CancellationToken) -> None:
@@ -43,6 +48,11 @@ class PeriodicBackgroundService(BackgroundService):
         if isinstance(delay, bool) or not isinstance(delay, int | float) or not (
                 delay >= 0 and math.isfinite(delay)):
             raise ValueError(f"{name}.first_delay={delay!r} is invalid: expected seconds >= 0")
+        limit = self.max_consecutive_failures
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            raise ValueError(f"{name}.max_consecutive_failures={limit!r} is invalid: expected "
+                             "an int >= 1, or None")
         super().start(cancellation_token)
 
     def execute(self, stopping_token: CancellationToken) -> None:
@@ -54,15 +64,26 @@ class PeriodicBackgroundService(BackgroundService):
         if self.first_delay > 0 and stopping_token.wait(self.first_delay):
             return
         tick = 0
+        in_a_row = 0
+        slot = slot_of(self)
+        limit = self.max_consecutive_failures
         while True:
             try:
                 self.run_once(stopping_token)
-            except OperationCanceledError as exc:
-                if stopping_token.is_cancellation_requested:
-                    return
-                log.periodic_run_failed(name, exc)
+                in_a_row = 0
             except Exception as exc:
+                if isinstance(exc, OperationCanceledError) and (
+                        stopping_token.is_cancellation_requested):
+                    return
+                in_a_row += 1
+                if limit is not None and in_a_row >= limit:
+                    log.periodic_gave_up(name, in_a_row)
+                    raise
                 log.periodic_run_failed(name, exc)
+                if slot is not None:
+                    slot.count_failure(exc)
+            if slot is not None:
+                slot.heartbeat()
             if stopping_token.is_cancellation_requested:
                 return
             elapsed_ticks = (clock.monotonic() - grid_start) / interval

@@ -122,6 +122,7 @@ class ServiceSlot:
         self._live: set[threading.Thread] = set()  # guarded by _lock; not detached, not ended
         self._idle: CancellationTokenSource | None = None  # guarded by _lock; see ended_token
         self._unfinished: list[object] = []  # guarded by _lock
+        self.heartbeat_at: float | None = None  # host clock; a float write is atomic
         self.restarts = 0  # guarded by _lock
         self.failures = 0  # guarded by _lock
         self.last_error: BaseException | None = None  # guarded by _lock
@@ -151,12 +152,15 @@ class ServiceSlot:
 
     # -- threads ---------------------------------------------------------------------------
 
-    def spawn(self, target: Callable[[], object], thread_name: str) -> threading.Thread:
+    def spawn(self, target: Callable[[], object], thread_name: str,
+              publish: Callable[[threading.Thread], None] | None = None) -> threading.Thread:
         """Start a daemon thread running ``target()`` for this service, accounted here.
 
         The thread is a clock participant from before it starts until it ends; the host's
         thread-exit hooks run on it after ``target`` returns; its service's lease (if any) is
-        what ``current_lease()`` returns on it. Returns the started thread.
+        what ``current_lease()`` returns on it. ``publish(thread)`` is called before the
+        thread starts (so the thread itself finds it where the caller keeps it). Returns the
+        started thread.
         """
         thread = threading.Thread(target=self._run, args=(target,), name=thread_name,
                                   daemon=True)
@@ -166,6 +170,8 @@ class ServiceSlot:
             self._live.add(thread)
         self.registry._own(thread, self)
         _SERVICE_THREADS.add(thread)
+        if publish is not None:
+            publish(thread)
         self.registry.clock.register_participant(thread)
         thread.start()
         return thread
@@ -239,6 +245,10 @@ class ServiceSlot:
         elif error is not None:
             log.service_crashed(self.name, error)
             self.move(ServiceState.FAILED)
+
+    def heartbeat(self) -> None:
+        """Record progress now (host clock). Any thread; lock-free."""
+        self.heartbeat_at = self.registry.clock.monotonic()
 
     def count_restart(self, error: BaseException | None) -> None:
         """A restart is being made (after ``error``, if the run raised: a survived error)."""

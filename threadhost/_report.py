@@ -77,8 +77,10 @@ class ShutdownReport:
     """The account of one stop of a host; every caller of ``Host.stop()`` gets the same one.
 
     Immutable, so safe to share between threads. ``clean`` is True when nothing failed, nothing
-    was abandoned and no queued work was left. ``exit_code`` is what ``Host.run()`` returns for
-    it: 1 if any service failed (start error, crash under STOP_HOST, stop error), else 3 if a
+    was abandoned and no queued work was left. ``restarts`` (name → restarts made) and
+    ``failures`` (name → errors the service survived: restarted crashes, ``run_once`` errors,
+    work items that raised) list only services with a count; they never make a report unclean.
+    ``exit_code`` is what ``Host.run()`` returns for it: 1 if any service failed (start error, crash under STOP_HOST, stop error), else 3 if a
     service was abandoned or work was left unrun, else 0.
     """
 
@@ -89,6 +91,8 @@ class ShutdownReport:
     unfinished_work: tuple[UnfinishedWork, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     elapsed: float = 0.0
+    restarts: Mapping[str, int] = field(default_factory=dict)
+    failures: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -109,6 +113,11 @@ class ShutdownReport:
                  f"{'clean' if self.clean else 'NOT clean'}; stopped {list(self.stopped)}"]
         lines += [str(s) for s in self.stragglers]
         lines += [str(e) for e in self.errors]
+        if self.restarts:
+            lines.append("restarts: " + ", ".join(f"{n} {c}" for n, c in self.restarts.items()))
+        if self.failures:
+            lines.append("errors survived: " + ", ".join(
+                f"{n} {c}" for n, c in self.failures.items()))
         if self.unfinished_work:
             lines.append(f"{len(self.unfinished_work)} queued work item(s) never ran:")
             lines += [f"  {w}" for w in self.unfinished_work]

@@ -158,6 +158,8 @@ def report(account: Account, entries: Sequence[Entry], groups: Sequence[Sequence
             failed.add(entry.name)
         unfinished.extend(UnfinishedWork(entry.name, item) for item in entry.slot.unfinished())
     return ShutdownReport(
+        restarts={e.name: e.slot.restarts for e in entries if e.slot.restarts},
+        failures={e.name: e.slot.failures for e in entries if e.slot.failures},
         reason=account.reason,
         stopped=tuple(e.name for e in reversed(entries) if e.name not in failed),
         stragglers=tuple(stragglers),

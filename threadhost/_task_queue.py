@@ -35,7 +35,10 @@ WorkItem = Callable[[CancellationToken], object]
 class BackgroundTaskQueue:
     """A bounded FIFO of work items, ``work(token) -> None``, run by a ``QueuedHostedService``.
 
-    ``capacity`` is the most items waiting at once. ``clock`` measures ``enqueue`` timeouts;
+    ``capacity`` is the most items waiting at once. ``on_unfinished(items)``, if given, is
+    called once at stop, on a host thread, with the work never started (in queue order) before
+    the report is published, so the application can persist or requeue it; an exception from it
+    is reported as an error of the queue's service. ``clock`` measures ``enqueue`` timeouts;
     by default the queue adopts the host's clock when its service starts (the system clock
     before that). Register one instance and inject it where work is produced::
 
@@ -51,10 +54,15 @@ class BackgroundTaskQueue:
     # (Rejected: one shared signal replaced on every change, which woke every idle worker
     # for each item: 3x slower than queue.Queue with 4 workers.)
 
-    def __init__(self, capacity: int, *, clock: Clock | None = None) -> None:
+    def __init__(self, capacity: int, on_unfinished: Callable[[list[WorkItem]], object] | None
+                 = None, *, clock: Clock | None = None) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"BackgroundTaskQueue(capacity={capacity!r}): expected an int >= 1")
+        if on_unfinished is not None and not callable(on_unfinished):
+            raise TypeError(f"BackgroundTaskQueue(on_unfinished={on_unfinished!r}): expected a "
+                            "callable taking the list of work items not started")
         self._capacity = capacity
+        self.on_unfinished = on_unfinished
         self._clock = clock
         self._lock = threading.Lock()
         self._items: deque[WorkItem] = deque()  # guarded by _lock
@@ -242,6 +250,9 @@ class QueuedHostedService(HostedService):
         if left:
             log.unfinished_work(slot.name, list(left))
             slot.report_unfinished(left)
+            hand_over = self.queue.on_unfinished
+            if hand_over is not None:
+                hand_over(list(left))  # user code: on this (abandonable) runner thread
 
     def _abandon(self, state: _Workers) -> None:
         assert state.abandoned is not None
@@ -262,6 +273,7 @@ class QueuedHostedService(HostedService):
                 except Exception as exc:
                     log.work_item_failed(state.slot.name, item, exc)
                     state.slot.count_failure(exc)
+                state.slot.heartbeat()
         except BaseException as exc:  # the loop itself failed: the service has failed
             state.slot.run_ended(exc, stop_requested=state.draining.is_cancellation_requested)
 
