@@ -81,7 +81,8 @@ class ShutdownReport:
     ``failures`` (name → errors the service survived: restarted crashes, ``run_once`` errors,
     work items that raised) list only services with a count; they never make a report unclean.
     ``exit_code`` is what ``Host.run()`` returns for it: 1 if any service failed (start
-    error, crash under STOP_HOST, stop error), else 3 if a service was abandoned or work was left unrun, else 0.
+    error, crash under STOP_HOST, stop error), else 3 if a service was abandoned or work was
+    left unrun, else 0.
     """
 
     reason: str
