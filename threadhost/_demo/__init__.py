@@ -3,6 +3,9 @@
 Three services share an SQLite database of orders:
 
 * ``OrderFeeder`` (a BackgroundService) submits a new order every ``NewOrderEvery`` seconds;
+  its order source drops now and then (every ``FeederFailsEvery`` orders it raises), and its
+  ``RestartPolicy`` (``OnFailure``, backoff from 0.5 s) runs it again: watch the log, and the
+  ``restarts`` line of the report at the end;
 * ``GracePeriodManager`` (a PeriodicBackgroundService, every ``CheckUpdateTime`` seconds)
   confirms the orders whose grace period (``GracePeriodTime``) is over, and hands each
   confirmation to the queue;
@@ -57,6 +60,7 @@ class DemoSettings:
     new_order_every: float = 1.0
     check_update_time: float = 2.0
     grace_period_time: float = 3.0
+    feeder_fails_every: int = 5  # 0: never
 
 
 _local = threading.local()  # one sqlite3 connection per thread, as sqlite3 wants
@@ -108,17 +112,31 @@ class PublishOrderConfirmed:
         return f"PublishOrderConfirmed(order {self.order_id})"
 
 
+class OrderSourceDropped(ConnectionError):
+    """The (simulated) order source went away; the feeder's restart policy deals with it."""
+
+
 class OrderFeeder(th.BackgroundService):
-    """Submits a new order every ``NewOrderEvery`` seconds."""
+    """Submits a new order every ``NewOrderEvery`` seconds; every ``FeederFailsEvery`` orders
+    its (simulated) source drops and ``execute`` raises, to show a restart."""
+
+    RESTART = th.RestartPolicy(mode=th.RestartMode.ON_FAILURE, backoff=0.5, max_backoff=5,
+                               max_restarts=10, within=60)
 
     def __init__(self, db: OrdersDb, settings: th.Options[DemoSettings],
                  clock: th.Clock) -> None:
         self.db = db
         self.every = settings.value.new_order_every
+        self.fails_every = settings.value.feeder_fails_every
         self.clock = clock
+        self.submitted = 0
 
     def execute(self, stopping_token: th.CancellationToken) -> None:
         while not stopping_token.is_cancellation_requested:
+            if self.fails_every and self.submitted and self.submitted % self.fails_every == 0:
+                self.submitted += 1  # the next run goes on
+                raise OrderSourceDropped("the order source dropped the connection")
+            self.submitted += 1
             with self.db.connection() as connection:
                 cursor = connection.execute("INSERT INTO orders (submitted_at) VALUES (?)",
                                             (self.clock.now().timestamp(),))
@@ -186,7 +204,7 @@ def build(args: Sequence[str]) -> th.HostApplicationBuilder:
     # Registered first, so stopped last: it drains every confirmation handed to it.
     builder.services.add_hosted_service(th.QueuedHostedService)
     builder.services.add_hosted_service(GracePeriodManager)
-    builder.services.add_hosted_service(OrderFeeder)
+    builder.services.add_hosted_service(OrderFeeder, restart=OrderFeeder.RESTART)
     builder.add_thread_exit_hook(close_thread_connection)
     return builder
 
@@ -206,6 +224,9 @@ def run_demo(args: Sequence[str], *, json_logs: bool = False,
     db = host.services.get(OrdersDb)
     code = host.run()
     print(summary(db.path), flush=True)
+    if host.report is not None and host.report.restarts:
+        print("restarts: " + ", ".join(f"{name} {count}" for name, count
+                                       in host.report.restarts.items()), flush=True)
     return code
 
 
