@@ -17,6 +17,7 @@ from ._environment import HostEnvironment
 from ._errors import ConfigurationError, HostStartupError, OperationCanceledError, QueueFullError
 from ._host import Host
 from ._hosted_service import HostedLifecycleService, HostedService
+from ._lease import Lease, LeaseInfo, current_lease
 from ._lifetime import HostApplicationLifetime, HostLifetime, NullLifetime
 from ._logging import LoggingBuilder
 from ._options import (
@@ -50,6 +51,8 @@ __all__ = [
     "HostStartupError",
     "HostedLifecycleService",
     "HostedService",
+    "Lease",
+    "LeaseInfo",
     "LoggingBuilder",
     "NullLifetime",
     "OperationCanceledError",
@@ -64,6 +67,7 @@ __all__ = [
     "Straggler",
     "SystemClock",
     "UnfinishedWork",
+    "current_lease",
 ]
 
 for _name in __all__:

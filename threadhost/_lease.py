@@ -4,9 +4,10 @@ A lease is a passive object: it never starts threads of its own. The host drives
 thread it owns for the leased service (``threadhost:lease:<service>``): it calls ``acquire()``
 until it gets the lease (the service is STANDBY meanwhile), starts the service, calls
 ``check()`` every ``check_interval`` seconds on the host's clock, and ``release()`` when the
-service stops or the lease is lost. Every method below is called on that one thread, one call
-at a time, so an implementation needs no locking of its own; each call may block on the
-network, but for a bounded time (the implementation's own connect/statement timeouts).
+service stops or the lease is lost (``threadhost._lease_driver`` is that loop). Every method
+below is called on that one thread, one call at a time, so an implementation needs no locking
+of its own; each call may block on the network, but for a bounded time (the implementation's
+own connect/statement timeouts).
 
 Rejected: leases that run their own keep-alive threads (two owners of one lifecycle, and a
 keep-alive that outlives the host); ``check()`` as a callback pushed by the lease (the host
@@ -65,7 +66,8 @@ class Lease(abc.ABC):
         """Try once to take the lease: its info if taken, None if another holder has it.
 
         Raises ``ConnectionError`` (or another ``OSError``) when the backend cannot be
-        reached; the host logs it once per change and tries again after ``check_interval``.
+        reached; the host logs it once per change and tries again after ``check_interval``
+        (any other exception is treated the same way: the service stays on standby).
         """
 
     @abc.abstractmethod
@@ -75,8 +77,10 @@ class Lease(abc.ABC):
 
     @abc.abstractmethod
     def release(self) -> None:
-        """Give the lease up (if held) and free what the lease holds; must not raise for a
-        lost backend. Idempotent: also called after ``check()`` returned False."""
+        """Give the lease up (if held) and free what the lease holds (its connection); must
+        not raise for a lost backend. Idempotent. Called after the service stopped (never
+        while it may still run), after ``check()`` returned False, and when the host stops
+        while the lease is on standby; ``acquire()`` may be called again afterwards."""
 
 
 _current = threading.local()
