@@ -13,7 +13,9 @@ Order, for one service:
    is not restarted).
 3. Every ``check_interval``: ``check()``. False (or an exception) is a lost lease: a
    WARNING, ``stop()`` (the service's stopping token is cancelled at once, then it is joined
-   under the shutdown timeout), ``release()``, back to 1.
+   under the shutdown timeout), ``release()``, back to 1, whose first try then comes after
+   one ``check_interval`` (the standby replicas try first; a holder that just lost its
+   connection is the least likely to keep the next one).
 4. The run ended by itself: ``release()`` and return; the service keeps the state the host
    gave it (STOPPED, or FAILED) and a standby replica may take the lease.
 5. ``stop_token`` cancelled (the host stops this service): ``stop()`` if the run is still
@@ -92,14 +94,20 @@ class _Driver:
         self.condition: _Condition = "new"  # what was last logged, for once-per-change logs
 
     def run(self) -> None:
+        at_once = True
         while True:
-            info = self._wait_for_lease()
+            info = self._wait_for_lease(at_once)
             if info is None or not self._run(info):
                 return
+            # The lease was lost: let the standby replicas have the first try at it.
+            at_once = False
 
-    def _wait_for_lease(self) -> LeaseInfo | None:
-        """STANDBY until the lease is taken (its info) or the host stops (None)."""
+    def _wait_for_lease(self, at_once: bool) -> LeaseInfo | None:
+        """STANDBY until the lease is taken (its info) or the host stops (None); the first
+        try is at once, or after one ``check_interval`` when ``at_once`` is False."""
         self.set_state("STANDBY")
+        if not at_once:
+            self.clock.wait(self.stop_token, self.lease.check_interval)
         while not self._stopping():
             try:
                 info = self.lease.acquire()

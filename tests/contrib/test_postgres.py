@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 import threadhost as th
+from tests._services import WAIT
 from tests._subprocess import ROOT
-from tests.contrib._pg_server import PostgresServer, free_port
+from tests.contrib._pg_server import PostgresServer, free_port, poll_until
+from threadhost._clock import SYSTEM_CLOCK
+from threadhost._lease_driver import drive_lease
 from threadhost.contrib.postgres import PostgresLease
 
 Db = psycopg.Connection[tuple[object, ...]]
@@ -242,3 +247,67 @@ def test_module_imports_without_psycopg_and_using_the_lease_names_the_extra() ->
     assert out.stdout.strip() == (
         "PostgresLease needs psycopg 3, which is not installed; install threadhost with the "
         "postgres extra: pip install 'threadhost[postgres]'")
+
+
+class RealDriver:
+    """``drive_lease`` over a PostgresLease on the system clock, on a thread of its own."""
+
+    def __init__(self, lease: PostgresLease) -> None:
+        self.lease = lease
+        self.stop_source = th.CancellationTokenSource()
+        self.started = threading.Event()
+        self.stopped = threading.Event()
+        self.states: list[str] = []
+        self.infos: list[th.LeaseInfo] = []
+        self.runs: list[th.CancellationTokenSource] = []
+        self.thread = threading.Thread(target=self._main, name="threadhost:lease:Job")
+        self.thread.start()
+
+    def _start(self, info: th.LeaseInfo) -> th.CancellationToken:
+        self.infos.append(info)
+        self.runs.append(th.CancellationTokenSource())
+        self.stopped.clear()
+        self.started.set()
+        return self.runs[-1].token
+
+    def _stop(self) -> None:
+        self.runs[-1].cancel()
+        self.started.clear()
+        self.stopped.set()
+
+    def _main(self) -> None:
+        drive_lease(self.lease, service_name="Job", clock=SYSTEM_CLOCK,
+                    stop_token=self.stop_source.token, start=self._start, stop=self._stop,
+                    set_state=self.states.append)
+
+    def close(self) -> None:
+        self.stop_source.cancel()
+        self.thread.join(WAIT)
+        assert not self.thread.is_alive()
+
+
+def test_driver_stops_the_service_promptly_when_the_server_ends_the_lease_session(
+        postgres_server: PostgresServer, lease_name: str, db: Db,
+        caplog: pytest.LogCaptureFixture) -> None:
+    first = RealDriver(make([], postgres_server.conninfo, lease_name, check_interval=1.0))
+    second: RealDriver | None = None
+    try:
+        assert first.started.wait(WAIT)
+        second = RealDriver(make([], postgres_server.conninfo, lease_name,
+                                 check_interval=0.1))
+        poll_until(lambda: second.states == ["STANDBY"] and second.lease._conn is not None,
+                   timeout=WAIT, what="the second replica on standby")
+        db.execute("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                   "WHERE application_name = %s AND pid IN (SELECT pid FROM pg_locks "
+                   "WHERE locktype = 'advisory' AND granted)",
+                   (f"threadhost-lease:{lease_name}",))
+        assert first.stopped.wait(WAIT), "the holder's service was not stopped"
+        assert second.started.wait(WAIT), "the standby did not take over"
+        assert second.infos[0].fencing == first.infos[0].fencing + 1
+        assert any("was lost" in r.getMessage() for r in caplog.records
+                   if r.levelno == logging.WARNING)
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+    assert row(db, lease_name)[:2] == (None, 2)  # type: ignore[index]
