@@ -1,4 +1,4 @@
-"""The lease driver: standby, run, check, lose, release, under a FakeClock and an in-memory lease."""
+"""The lease driver: standby, run, check, lose, release (FakeClock, in-memory lease)."""
 
 from __future__ import annotations
 
