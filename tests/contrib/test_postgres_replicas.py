@@ -10,6 +10,7 @@ These need the host wiring of ``add_hosted_service(..., singleton=lease)`` (SPEC
 
 from __future__ import annotations
 
+import itertools
 import signal
 import time
 from collections.abc import Iterator
@@ -96,7 +97,7 @@ def takeover(db: Db, lease: str, after: Run, bound: float) -> tuple[Run, float]:
 
 def assert_runs_never_overlapped(db: Db, lease: str) -> list[Run]:
     recorded = runs(db, lease)
-    for before, after in zip(recorded, recorded[1:], strict=False):
+    for before, after in itertools.pairwise(recorded):
         assert before.ended_at < after.started_at, f"runs overlap: {before} and {after}"
         assert before.fencing < after.fencing, f"fencing did not increase: {before}, {after}"
     return recorded
