@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import final
+
+from ._errors import ConfigurationError
 
 
 @final
@@ -81,6 +84,23 @@ class Lease(abc.ABC):
         not raise for a lost backend. Idempotent. Called after the service stopped (never
         while it may still run), after ``check()`` returned False, and when the host stops
         while the lease is on standby; ``acquire()`` may be called again afterwards."""
+
+
+def bind_leases(leased: Iterable[tuple[str, Lease]]) -> None:
+    """Internal, for ``build()``: bind each ``(service name, lease)`` pair, in order.
+
+    Runs on the builder thread. Raises ``ConfigurationError`` for whatever a lease's ``bind``
+    rejects, and when two services on one host share a lease name (each replica would then
+    compete with itself, and one service would never run).
+    """
+    seen: dict[str, str] = {}
+    for service, lease in leased:
+        lease.bind(service)
+        other = seen.setdefault(lease.name, service)
+        if other != service:
+            raise ConfigurationError(
+                f"Services {other!r} and {service!r} both use the lease {lease.name!r}: give "
+                f"each leased service a lease name of its own (PostgresLease(..., name=...)).")
 
 
 _current = threading.local()
