@@ -109,8 +109,8 @@ _current = threading.local()
 def current_lease() -> LeaseInfo | None:
     """The lease held for the service whose thread calls this, or None.
 
-    Call it inside ``execute`` (or a thread the service's own thread started it from is not
-    covered: pass the info on). Thread-safe; never blocks.
+    Call it on the service's own thread (inside ``execute``, ``run_once``); threads the
+    service starts do not inherit it, so pass the info on to them. Thread-safe; never blocks.
     """
     info: LeaseInfo | None = getattr(_current, "info", None)
     return info

@@ -311,3 +311,33 @@ def test_driver_stops_the_service_promptly_when_the_server_ends_the_lease_sessio
         if second is not None:
             second.close()
     assert row(db, lease_name)[:2] == (None, 2)  # type: ignore[index]
+
+
+def test_replicas_starting_together_on_a_fresh_database_all_create_the_table_safely(
+        postgres_server: PostgresServer, db: Db, lease_name: str) -> None:
+    database = lease_name.replace("-", "_")
+    db.execute(f"CREATE DATABASE {database}")
+    conninfo = postgres_server.conninfo.replace("dbname=postgres", f"dbname={database}")
+    leases = [make([], conninfo, f"{lease_name}-{n}") for n in range(4)]
+    together = threading.Barrier(len(leases))
+    results: list[object] = []
+
+    def first_acquire(lease: PostgresLease) -> None:
+        together.wait(WAIT)
+        try:
+            results.append(lease.acquire())
+        except Exception as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=first_acquire, args=(lease,)) for lease in leases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    try:
+        assert all(isinstance(r, th.LeaseInfo) and r.fencing == 1 for r in results), results
+        assert len(results) == 4
+    finally:
+        for lease in leases:
+            lease.release()
+        db.execute(f"DROP DATABASE {database}")
