@@ -168,3 +168,11 @@ def lease_released(lease: str, service: str) -> None:
 def lease_release_failed(lease: str, service: str, exc: BaseException) -> None:
     lease_log.warning("Lease %r (service %r): release() raised; the backend frees the lease "
                       "when its connection ends.", lease, service, exc_info=exc)
+
+
+def lease_check_failed(lease: str, error: BaseException) -> None:
+    lease_log.debug("PostgresLease %r: the check query failed: %s", lease, error)
+
+
+def lease_release_connection_gone(lease: str, error: BaseException) -> None:
+    lease_log.debug("PostgresLease %r: release found the connection gone: %s", lease, error)

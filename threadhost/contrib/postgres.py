@@ -53,12 +53,12 @@ Rejected:
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import os
 import socket
 from typing import Any, final
 
+from threadhost import _log_messages as log
 from threadhost._errors import ConfigurationError
 from threadhost._lease import Lease, LeaseInfo
 
@@ -71,8 +71,6 @@ else:
     _HAVE_PSYCOPG = True
 
 __all__ = ["PostgresLease"]
-
-_log = logging.getLogger("threadhost.lease")
 
 _MISSING_PSYCOPG = (
     "PostgresLease needs psycopg 3, which is not installed; install threadhost with the "
@@ -248,7 +246,7 @@ class PostgresLease(Lease):
             row = conn.execute(_CHECK, {"key": self._key, "name": info.name,
                                         "fencing": info.fencing}).fetchone()
         except (psycopg.Error, OSError) as exc:
-            _log.debug("PostgresLease %r: check failed: %s", info.name, exc)
+            log.lease_check_failed(info.name, exc)
             self._drop()
             return False
         return bool(row and row[0])
@@ -268,8 +266,7 @@ class PostgresLease(Lease):
                 conn.execute(_GIVE_ROW_BACK, {"name": info.name, "fencing": info.fencing})
                 conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
         except (psycopg.Error, OSError) as exc:
-            _log.debug("PostgresLease %r: release found the connection gone: %s",
-                       self.name, exc)
+            log.lease_release_connection_gone(self.name, exc)
         finally:
             self._drop()
 
