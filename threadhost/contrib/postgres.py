@@ -130,7 +130,7 @@ class PostgresLease(Lease):
     in real seconds (rounded up to whole seconds, at least 2, as libpq does).
 
     Connect straight to PostgreSQL: never through PgBouncer in transaction or statement mode
-    (a session lock cannot live there; ``check()`` would report it lost at once).
+    (a session lock cannot live there; the first ``check()`` would report it lost).
 
     Constructed on any thread; then driven by the host from one thread at a time (see
     ``threadhost.Lease``). Not thread-safe otherwise. Raises ``ModuleNotFoundError`` naming
