@@ -16,6 +16,7 @@ from ._environment import PRODUCTION, HostEnvironment
 from ._errors import ConfigurationError
 from ._host import Host
 from ._lifetime import HostApplicationLifetime, HostLifetime
+from ._lease import bind_leases
 from ._logging import LoggingBuilder
 from ._options import ConsoleLifetimeOptions, HostOptions, _seconds
 from ._registry import ThreadExitHook
@@ -145,6 +146,8 @@ class HostApplicationBuilder:
         self.logging.apply()
         config, environment, services = self.configuration, self.environment, self.services
         options = services._build_options(config)
+        bind_leases((r.service_name, r.singleton) for r in services._hosted
+                    if r.singleton is not None)
 
         def configure(binder: injector.Binder) -> None:
             binder.bind(Configuration, to=injector.InstanceProvider(config))

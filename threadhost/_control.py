@@ -37,6 +37,7 @@ from ._cancellation import CancellationTokenSource
 from ._clock import Clock
 from ._deadline import Deadline
 from ._errors import HostStartupError
+from ._leased import LeasedService
 from ._lifetime import HostApplicationLifetime, HostLifetime, StopRequest
 from ._options import HostOptions
 from ._plan import Call, current_call
@@ -77,6 +78,7 @@ class HostCore:
         self._busy = threading.Lock()  # acquired once, without blocking: see _wake_control
         self._inside = threading.local()  # .depth: Host calls under way on this thread
         self.lifetime: HostLifetime | None = None
+        self._leased: dict[str, LeasedService] = {}  # written by the starting thread only
 
     # -- state -----------------------------------------------------------------------------
 
@@ -156,7 +158,8 @@ class HostCore:
                     step = self._move(HostEvent.STARTED)
                 if step.do is Do.FIRE_STARTED:
                     for entry in self._started:
-                        entry.slot.move(ServiceState.RUNNING)
+                        if entry.slot.singleton is None:  # a leased one's state is its lease's
+                            entry.slot.move(ServiceState.RUNNING)
                     self.app._fire_started()
                     log.started()
                 else:
@@ -168,6 +171,18 @@ class HostCore:
         if failure is not None:
             assert step is not None
             self._fail_start(failure, request=step.do is Do.REQUEST_STOP)
+
+    def launch_leased(self, entry: Entry) -> None:
+        """The start-plan call of a leased service: launch its lease thread (see _leased)."""
+        assert entry.slot.singleton is not None
+        leased = LeasedService(entry, entry.slot.singleton, self.clock,
+                               self.options.shutdown_timeout, self._record_stop_error)
+        self._leased[entry.name] = leased
+        leased.launch()
+
+    def _record_stop_error(self, name: str, error: BaseException, phase: str) -> None:
+        with self._lock:
+            self._errors.append(ServiceError(name, error, phase))
 
     def record_started(self, entries: Sequence[Entry]) -> None:
         """The start of ``entries`` returned: the stop will stop them (or, if the stop already
@@ -321,7 +336,8 @@ class HostCore:
             entry.slot.move(ServiceState.STOPPING)
         groups = stop_groups(entries, self.lifetime, self.app, deadline,
                              concurrent=self.options.services_stop_concurrently,
-                             stop_inline=stops_inline)
+                             stop_inline=stops_inline,
+                             stop_instead={n: leased.stop for n, leased in self._leased.items()})
         carry_out(entries, groups, deadline, clock)
         self.app._run_when_stopped()
         with self._lock:

@@ -31,7 +31,7 @@ from typing import final
 from . import _log_messages as log
 from ._cancellation import CancellationToken, CancellationTokenSource
 from ._clock import Clock
-from ._lease import LeaseInfo, set_current_lease
+from ._lease import Lease, LeaseInfo, set_current_lease
 from ._restart import RestartPolicy, RestartTracker
 from ._states import SERVICE_TRANSITIONS, ServiceState
 
@@ -116,7 +116,10 @@ class ServiceSlot:
         # the service (BackgroundService) that can run again
         self.restart: RestartPolicy | None = None  # this service's own policy, if any
         self.liveness_timeout: float | None = None
+        self.singleton: Lease | None = None
+        self.lease_thread: threading.Thread | None = None  # a leased service's driver thread
         self.tracker = RestartTracker()
+        self._runs_over: CancellationTokenSource | None = None  # see begin_runs
         self._lock = threading.Lock()
         self._state = ServiceState.CREATED  # guarded by _lock
         self._live: set[threading.Thread] = set()  # guarded by _lock; not detached, not ended
@@ -216,9 +219,29 @@ class ServiceSlot:
         return _ENDED
 
     def live_threads(self) -> list[threading.Thread]:
-        """The threads of this service still running (not ended, not detached)."""
+        """The threads of this service still running (not ended, not detached), its lease
+        thread included."""
         with self._lock:
-            return [t for t in self._live if t.is_alive()]
+            live = [t for t in self._live if t.is_alive()]
+        lease_thread = self.lease_thread
+        if lease_thread is not None and lease_thread.is_alive():
+            live.append(lease_thread)
+        return live
+
+    def begin_runs(self) -> CancellationToken:
+        """A token cancelled when the service's work has ended for good (a run ended and was
+        not restarted): what a leased service's lease thread watches."""
+        source = CancellationTokenSource(self.registry.clock)
+        with self._lock:
+            self._runs_over = source
+        return source.token
+
+    def end_runs(self) -> None:
+        """The service's work has ended for good (called by the supervisor)."""
+        with self._lock:
+            source, self._runs_over = self._runs_over, None
+        if source is not None:
+            source.cancel()
 
     @contextlib.contextmanager
     def activate(self) -> Iterator[None]:
