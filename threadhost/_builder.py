@@ -15,8 +15,8 @@ from ._console_lifetime import ConsoleLifetime
 from ._environment import PRODUCTION, HostEnvironment
 from ._errors import ConfigurationError
 from ._host import Host
-from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._lease import bind_leases
+from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._logging import LoggingBuilder
 from ._options import ConsoleLifetimeOptions, HostOptions, _seconds
 from ._registry import ThreadExitHook

@@ -16,7 +16,9 @@ The invariant, kept across Ctrl+C and SIGTERM: every confirmed order has exactly
 row. The queue service is registered first, so it is stopped last and drains every
 confirmation the manager handed over; and at start the manager re-publishes any confirmed
 order without its row (after a kill -9, say). Settings come from the ``appsettings.json``
-next to this file, overridable as usual (``--Demo:GracePeriodTime=10``).
+next to this file, overridable as usual (``--Demo:GracePeriodTime=10``). With
+``--postgres CONNINFO`` (``Demo:Postgres``) the grace-period job is a leased singleton, so
+several replicas can run side by side on one database file and only one confirms orders.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class DemoSettings:
     check_update_time: float = 2.0
     grace_period_time: float = 3.0
     feeder_fails_every: int = 5  # 0: never
+    postgres: str = ""  # a conninfo: run the grace-period job as a leased singleton
 
 
 _local = threading.local()  # one sqlite3 connection per thread, as sqlite3 wants
@@ -112,7 +115,7 @@ class PublishOrderConfirmed:
         return f"PublishOrderConfirmed(order {self.order_id})"
 
 
-class OrderSourceDropped(ConnectionError):
+class OrderSourceDroppedError(ConnectionError):
     """The (simulated) order source went away; the feeder's restart policy deals with it."""
 
 
@@ -135,7 +138,7 @@ class OrderFeeder(th.BackgroundService):
         while not stopping_token.is_cancellation_requested:
             if self.fails_every and self.submitted and self.submitted % self.fails_every == 0:
                 self.submitted += 1  # the next run goes on
-                raise OrderSourceDropped("the order source dropped the connection")
+                raise OrderSourceDroppedError("the order source dropped the connection")
             self.submitted += 1
             with self.db.connection() as connection:
                 cursor = connection.execute("INSERT INTO orders (submitted_at) VALUES (?)",
@@ -203,7 +206,14 @@ def build(args: Sequence[str]) -> th.HostApplicationBuilder:
     builder.services.add_instance(th.BackgroundTaskQueue, th.BackgroundTaskQueue(100))
     # Registered first, so stopped last: it drains every confirmation handed to it.
     builder.services.add_hosted_service(th.QueuedHostedService)
-    builder.services.add_hosted_service(GracePeriodManager)
+    conninfo = builder.configuration.get("Demo:Postgres") or ""
+    if conninfo:
+        # Several replicas may run the demo: only the lease holder confirms orders.
+        from threadhost.contrib.postgres import PostgresLease  # noqa: PLC0415 (an extra)
+        builder.services.add_hosted_service(GracePeriodManager, singleton=PostgresLease(
+            conninfo, "threadhost-demo:grace-period", check_interval=2.0))
+    else:
+        builder.services.add_hosted_service(GracePeriodManager)
     builder.services.add_hosted_service(OrderFeeder, restart=OrderFeeder.RESTART)
     builder.add_thread_exit_hook(close_thread_connection)
     return builder
