@@ -17,6 +17,7 @@ from ._cancellation import CancellationToken
 from ._hosted_service import HostedLifecycleService, HostedRegistration
 from ._lifetime import HostLifetime
 from ._plan import START_PLAN, Call, Target, run_start_group
+from ._registry import set_current_slot
 from ._states import ServiceState
 from ._stopping import Entry
 
@@ -135,6 +136,9 @@ class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the p
 
 
 def _call_in_slot(entry: Entry, hook: str, token: CancellationToken) -> None:
-    with entry.slot.activate():
+    outer = entry.slot.make_current()
+    try:
         getattr(entry.service, hook)(token)
+    finally:
+        set_current_slot(outer)
 
