@@ -9,16 +9,22 @@ Threads and who does what:
 
 * the starting thread runs ``START_PLAN`` and, between calls, asks whether a stop has begun;
   when it is done (or has given up) it cancels ``start_yielded``;
-* the control thread waits for the first stop request; it moves the state to STOPPING, cancels
-  the start token if a start is under way, waits (under the deadline) for the start to yield,
-  takes the list of started services, runs ``STOP_PLAN``, and publishes the report in the same
-  step as the move to STOPPED;
-* a caller of ``Host.stop()`` submits a request and waits for the report: every caller gets the
-  same one. A caller that is itself a service thread is detached from its slot first, so the
-  stop does not wait for it (it waits for the stop).
+* the control thread waits for the first lock-free stop request (``stop_application()``, a
+  signal, a crash); if it moves the state to STOPPING it cancels the start token if a start is
+  under way, waits (under the deadline) for the start to yield, takes the list of started
+  services, runs ``STOP_PLAN``, and publishes the report in the same step as the move to
+  STOPPED;
+* a caller of ``Host.stop()`` that moves the state to STOPPING carries out the same stop on
+  its own thread (then wakes the control thread, which ends); a later caller waits for the
+  report: every caller gets the same one. A caller that is itself a service thread is detached
+  from its slot first, so the stop does not wait for it.
 
-The control thread is a clock participant from the moment a stop is requested until it has
-published the report, so a ``FakeClock`` under autojump never moves time while the host stops.
+Whoever carries out the stop is a clock participant from the moment it is requested until the
+report is published, so a ``FakeClock`` under autojump never moves time while the host stops.
+
+Rejected: handing every stop to the control thread (two thread switches on every stop, and the
+caller of ``Host.stop()`` idle meanwhile); carrying out a lock-free request on the requesting
+thread (a signal handler, a crashing service: neither may block for a whole stop).
 """
 
 from __future__ import annotations
