@@ -5,7 +5,8 @@ Templates use lazy ``%s`` arguments. Loggers:
 * ``threadhost.hosting`` — the host: start, stop, crashes, stragglers;
 * ``threadhost.hosting.lifetime`` — ``ConsoleLifetime``'s status messages and signals;
 * ``threadhost.services`` — ready-made services (periodic, queued);
-* ``threadhost.testing`` — ``FakeClock``.
+* ``threadhost.testing`` — ``FakeClock``;
+* ``threadhost.clock`` — the system clock's timer thread.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ host_log = logging.getLogger("threadhost.hosting")
 lifetime_log = logging.getLogger("threadhost.hosting.lifetime")
 services_log = logging.getLogger("threadhost.services")
 testing_log = logging.getLogger("threadhost.testing")
+clock_log = logging.getLogger("threadhost.clock")
 
 
 def starting() -> None:
@@ -137,3 +139,17 @@ def clock_stalled(thread_name: str, stall_timeout: float, stack: str) -> None:
     testing_log.warning(
         "FakeClock: thread %r stayed outside a clock wait for %ss of real time; it no longer "
         "holds the clock back. It is in:\n%s", thread_name, stall_timeout, stack)
+
+
+def timer_callback_failed(exc: BaseException) -> None:
+    clock_log.error("A timer callback raised; the timer thread goes on.", exc_info=exc)
+
+
+def clock_callback_failed(callback: object, exc: BaseException) -> None:
+    testing_log.error("FakeClock: the timer callback %r raised.", callback, exc_info=exc)
+
+
+def clock_outsider_released(thread_name: str, stall_timeout: float) -> None:
+    testing_log.debug(
+        "FakeClock: thread %r, woken by the clock, has not waited on it again for %ss of real "
+        "time; it no longer holds the clock back.", thread_name, stall_timeout)
