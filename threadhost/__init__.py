@@ -28,6 +28,7 @@ from ._options import (
 from ._periodic import PeriodicBackgroundService
 from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork
 from ._services import ServiceCollection
+from ._sync import Event, Queue
 from ._task_queue import BackgroundTaskQueue, QueuedHostedService
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigurationError",
     "ConsoleLifetime",
     "ConsoleLifetimeOptions",
+    "Event",
     "Host",
     "HostApplicationBuilder",
     "HostApplicationLifetime",
@@ -55,6 +57,7 @@ __all__ = [
     "OperationCanceledError",
     "Options",
     "PeriodicBackgroundService",
+    "Queue",
     "QueueFullError",
     "QueuedHostedService",
     "Registration",
