@@ -128,9 +128,9 @@ class Queue(Generic[T]):
         Blocks until there is room, at most ``timeout`` seconds on the clock (None: no
         limit); with ``block=False`` it never waits. Raises ``queue.Full`` if there is no
         room in time, ValueError for a negative timeout, and ``OperationCanceledError`` if
-        ``cancellation_token`` is cancelled first (the item is then not added).
+        ``cancellation_token`` is (or gets) cancelled before the item is added.
         """
-        end = self._end(block, timeout)
+        end = self._end(block, timeout, cancellation_token)
         with self._lock:
             while 0 < self.maxsize <= len(self._items):
                 self._park(self._putters, end, cancellation_token, queue.Full)
@@ -147,9 +147,9 @@ class Queue(Generic[T]):
         Blocks until an item comes, at most ``timeout`` seconds on the clock (None: no
         limit); with ``block=False`` it never waits. Raises ``queue.Empty`` if none came in
         time, ValueError for a negative timeout, and ``OperationCanceledError`` if
-        ``cancellation_token`` is cancelled first.
+        ``cancellation_token`` is (or gets) cancelled before an item is taken.
         """
-        end = self._end(block, timeout)
+        end = self._end(block, timeout, cancellation_token)
         with self._lock:
             while not self._items:
                 self._park(self._getters, end, cancellation_token, queue.Empty)
@@ -181,8 +181,15 @@ class Queue(Generic[T]):
         """Block (a clock wait) until every item put has been marked with ``task_done``."""
         self._all_done.wait()
 
-    def _end(self, block: bool, timeout: float | None) -> float | None:
-        """The clock time a wait must end by: None for no limit, -inf for no wait at all."""
+    def _end(self, block: bool, timeout: float | None,
+             token: CancellationToken | None) -> float | None:
+        """The clock time a wait must end by: None for no limit, -inf for no wait at all.
+
+        Raises ValueError for a negative timeout, OperationCanceledError for a cancelled
+        token (as .NET's channels: a cancelled token fails the call even if it need not wait).
+        """
+        if token is not None:
+            token.raise_if_cancellation_requested()
         if not block:
             return float("-inf")
         if timeout is not None and timeout < 0:

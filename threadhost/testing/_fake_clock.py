@@ -261,9 +261,11 @@ class FakeClock(Stepper, Clock):
                     what = on if isinstance(on, str) else "a token, with no deadline"
                     lines.append(f"  thread {thread.name!r} is blocked waiting for {what}")
             running = list(self._busy)
-        for thread in running:
-            lines.append(f"  thread {thread.name!r} is running outside a clock wait, in:\n"
-                         f"{capture_stack(thread)}")
+            stalled = [t for t in self._regs if t not in self._busy and t not in self._blocked]
+        for what, threads in (("is running", running), ("has stalled", stalled)):
+            for thread in threads:
+                lines.append(f"  thread {thread.name!r} {what} outside a clock wait, in:\n"
+                             f"{capture_stack(thread)}")
         return "\n".join(lines)
 
     def _virtual_now(self) -> datetime:

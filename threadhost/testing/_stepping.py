@@ -290,9 +290,10 @@ class Stepper:
         thread would stall, then mark the stalls. An advance (``exclude`` set) raises the
         first new stall if ``on_stall="raise"``."""
         timeout, stalls = self._find_stalls(exclude)
-        if stalls:
+        if stalls is not None:
             self._check_settled()
-            self._report_stalls(stalls, raise_first=exclude is not None)
+            if stalls:
+                self._report_stalls(stalls, raise_first=exclude is not None)
             return
         if exclude is None and self._readers_since == float("inf"):
             self._readers_since = time.monotonic()
@@ -312,9 +313,10 @@ class Stepper:
             self._await_settled(me)
 
     def _find_stalls(self, exclude: threading.Thread | None
-                     ) -> tuple[float | None, list[tuple[threading.Thread, str]]]:
+                     ) -> tuple[float | None, list[tuple[threading.Thread, str]] | None]:
         """Real seconds until the next possible stall (None: nothing runs), and the threads
-        that stalled just now, with their stacks; they are counted no more."""
+        that stalled just now, with their stacks; they are counted no more. The list is None
+        if no thread stopped counting (a list, maybe empty, if one did: re-check)."""
         now = time.monotonic()
         limit = self.stall_timeout
         stalled: list[threading.Thread] = []
@@ -326,6 +328,8 @@ class Stepper:
                 next_stall = since + limit - now
                 break
             stalled.append(thread)
+        if not stalled:
+            return next_stall, None
         found: list[tuple[threading.Thread, str]] = []
         for thread in stalled:
             del self._busy[thread]
@@ -402,9 +406,10 @@ class Stepper:
                 timeout: float | None = None  # nothing to move to, or an advance times it
                 if self._live and self._advancer is None:
                     timeout, stalls = self._find_stalls(None)
-                    if stalls:
+                    if stalls is not None:
                         self._check_settled()
-                        self._report_stalls(stalls, raise_first=False)
+                        if stalls:
+                            self._report_stalls(stalls, raise_first=False)
                         continue
                 self._watcher_idle = timeout is None
                 self._watch_cv.wait(timeout)
