@@ -15,7 +15,10 @@ no time at all (``threading.Event`` / ``queue.Queue`` hand-offs, nothing waits),
 is what virtual time costs over running the code flat out. The system clock would take the
 day itself (86,400 s).
 
-Run: python benchmarks/bench_fakeclock.py [--repeat 5] [--queue-runs 200]
+With ``--profile`` it also prints what the parts of a step cost (register/unregister, the
+settle-and-step of a lone waiter, a wake across threads), each beside its stdlib counterpart.
+
+Run: python benchmarks/bench_fakeclock.py [--repeat 5] [--queue-runs 200] [--profile]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import queue
 import statistics
 import threading
 import time
+import timeit
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -216,12 +220,86 @@ def measure(scenario: Callable[[], float], baseline: Callable[[], float], repeat
     return runs, baselines
 
 
+# -- the parts of a step --------------------------------------------------------------------
+
+def per_call(fn: Callable[[], object], number: int = 20000) -> float:
+    """Microseconds per call, best of 5."""
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e6
+
+
+def two_waking_each_other(side: Callable[[int], None], before: Callable[[threading.Thread],
+                          None] = lambda thread: None, rounds: int = 2000) -> float:
+    """Microseconds per round of two threads waking each other (two wakes a round)."""
+    threads = [threading.Thread(target=side, args=(k,)) for k in (0, 1)]
+    for thread in threads:
+        before(thread)
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return (time.perf_counter() - began) / rounds * 1e6
+
+
+def fake_round() -> float:
+    clock = FakeClock(autojump=True)
+
+    def side(_: int) -> None:
+        try:
+            for _ in range(2000):
+                clock.wait(None, 1)  # the two deadlines alternate: each step wakes the other
+        finally:
+            clock.unregister_participant(threading.current_thread())
+
+    return two_waking_each_other(side, clock.register_participant)
+
+
+def semaphore_round() -> float:
+    semaphores = [threading.Semaphore(0), threading.Semaphore(0)]
+
+    def side(k: int) -> None:
+        for _ in range(2000):
+            semaphores[1 - k].release()
+            semaphores[k].acquire()
+
+    return two_waking_each_other(side)
+
+
+def profile() -> None:
+    me = threading.current_thread()
+    manual, jumping = FakeClock(), FakeClock(autojump=True)
+    other = threading.Thread(target=lambda: None)
+    token = th.CancellationTokenSource(jumping).token
+    lock = threading.Lock()
+    jumping.register_participant(me)  # a lone participant: its wait steps to its own deadline
+    lone_wait = per_call(lambda: jumping.wait(token, 60))
+    jumping.unregister_participant(me)
+    rows = [
+        ("register + unregister a thread", per_call(
+            lambda: (manual.register_participant(other), manual.unregister_participant(other))),
+         "threading.Lock acquire + release", per_call(lambda: (lock.acquire(), lock.release()))),
+        ("lone waiter: wait(60) settles, steps, wakes itself", lone_wait,
+         "threading.Event().wait(0)", per_call(lambda: threading.Event().wait(0))),
+        ("monotonic(), settled", per_call(manual.monotonic),
+         "time.monotonic()", per_call(time.monotonic)),
+        ("two participants waking each other (a round)", min(fake_round() for _ in range(5)),
+         "threading.Semaphore ping-pong", min(semaphore_round() for _ in range(5))),
+    ]
+    for name, cost, base_name, base in rows:
+        print(f"  {name:<52} {cost:6.2f} us | {base_name}: {base:.2f} us | "
+              f"ratio {cost / base:.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--queue-runs", type=int, default=200)
+    parser.add_argument("--profile", action="store_true", help="also time the step's parts")
     args = parser.parse_args()
     logging.getLogger("threadhost").setLevel(logging.WARNING)
+    if args.profile:
+        print("the parts of a step:")
+        profile()
     ok = report_line("token", *measure(token_day, bare_poller, args.repeat), limit=0.05)
     ok &= report_line("periodic", *measure(periodic_day, bare_poller, args.repeat), limit=0.05)
     sequences: set[tuple[tuple[str, float, float], ...]] = set()
