@@ -111,6 +111,7 @@ def test_timers_fire_in_deadline_order_whatever_the_order_they_were_scheduled_in
     assert order == [1, 2, 3]
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_child_forked_with_a_timer_pending_has_working_timers() -> None:
     parent_timer = SYSTEM_CLOCK.call_later(3600, lambda: None)  # the timer thread waits on it
     assert len(timer_threads()) == 1

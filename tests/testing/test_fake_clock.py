@@ -275,6 +275,25 @@ def test_an_infinite_delay_never_fires_and_advance_refuses_infinity() -> None:
     assert fired == []
 
 
+def test_a_token_cancelled_as_its_wait_begins_leaves_nothing_pending() -> None:
+    for _ in range(20):
+        clock = FakeClock(autojump=True)
+        stop = th.CancellationTokenSource(clock)
+        poller = polling_participant(clock, 60, [], stop)  # steps to its own deadlines
+        while clock.monotonic() < 3600:
+            pass
+        stop.cancel()  # lands anywhere in the poller's wait, its start included
+        poller.join(WAIT)
+        assert clock.pending == []
+        later = th.CancellationTokenSource(clock)
+        later.cancel_after(5)
+        assert later.token.wait()  # time still moves, and then the watcher ends
+        watchers = [t for t in threading.enumerate() if t.name == "threadhost:autojump"]
+        for watcher in watchers:
+            watcher.join(WAIT)
+            assert not watcher.is_alive()
+
+
 # -- callbacks -------------------------------------------------------------------------------
 
 def test_a_callback_may_wait_on_the_clock_under_a_manual_clock() -> None:

@@ -113,7 +113,7 @@ class FakeClock(Stepper, Clock):
         if timed and timeout is not None and timeout <= 0:
             return False
         me = threading.current_thread()
-        waiter = Waiter(self, me, timed)
+        waiter = Waiter(self, me)
         # Registered before the thread counts as blocked: a cancel in between would
         # otherwise leave it "blocked" with its token cancelled, and time could move.
         registration: Registration | None = None

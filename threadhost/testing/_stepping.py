@@ -84,10 +84,10 @@ class Waiter:
 
     __slots__ = ("done", "engine", "latch", "thread", "timed")
 
-    def __init__(self, engine: Stepper, thread: threading.Thread, timed: bool) -> None:
+    def __init__(self, engine: Stepper, thread: threading.Thread) -> None:
         self.engine = engine
         self.thread = thread
-        self.timed = timed
+        self.timed = False  # guarded by the engine's lock: it has a deadline in the heap
         self.latch = Latch()
         self.done = False  # guarded by the engine's lock: woken (by time or by the token)
 
@@ -148,6 +148,8 @@ class Stepper:
     # -- deadlines (all under _lock) -------------------------------------------------------
 
     def _push(self, deadline: float, entry: Waiter | Callback) -> None:
+        if isinstance(entry, Waiter):
+            entry.timed = True
         heapq.heappush(self._timers, (deadline, next(self._seq), entry))
         self._live += 1
         if len(self._timers) > 64 + 2 * self._live:  # mostly cancelled: compact
