@@ -209,11 +209,9 @@ class Queue(Generic[T]):
         """
         if end == float("-inf"):
             raise error
-        if token is not None:
-            token.raise_if_cancellation_requested()
-            signal = CancellationTokenSource.create_linked(token)
-        else:
-            signal = CancellationTokenSource(self._clock)
+        signal = CancellationTokenSource(self._clock)
+        # The caller's token cancels our signal too (a linked source costs 4x as much).
+        link = token.register(signal.cancel) if token is not None else None
         line.append(signal)
         self._lock.release()
         try:
@@ -221,8 +219,9 @@ class Queue(Generic[T]):
             if remaining is None or remaining > 0:
                 self._clock.wait(signal.token, remaining)
         finally:
+            if link is not None:
+                link.unregister()
             self._lock.acquire()
-            signal.close()
         if signal.is_cancellation_requested and signal not in line:
             return  # freed by put/get (perhaps as the time ran out): the caller re-checks
         line.remove(signal)  # not freed: the time ran out or the token fired
