@@ -133,3 +133,14 @@ def test_a_child_forked_with_a_timer_pending_has_working_timers() -> None:
     fired = threading.Event()
     SYSTEM_CLOCK.call_later(0.001, fired.set)  # and the parent's go on
     assert fired.wait(WAIT)
+
+
+def test_join_threads_returns_the_threads_still_alive_after_the_real_timeout() -> None:
+    release = threading.Event()
+    ends = threading.Thread(target=lambda: None)
+    stuck = threading.Thread(target=release.wait, args=(WAIT,))
+    ends.start()
+    stuck.start()
+    assert SYSTEM_CLOCK.join_threads([ends, stuck], 0.01) == [stuck]
+    release.set()
+    assert SYSTEM_CLOCK.join_threads([stuck], math.inf) == []

@@ -41,7 +41,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, final
 
@@ -134,6 +134,26 @@ class Clock(abc.ABC):
 
     def unregister_participant(self, thread: threading.Thread) -> None:
         """Close one registration of ``thread`` (called on that thread, as its last act)."""
+
+    def join_threads(self, threads: Iterable[threading.Thread], real_timeout: float
+                     ) -> list[threading.Thread]:
+        """Join ``threads`` for at most ``real_timeout`` *real* seconds; return those alive.
+
+        For a stop's grace: the threads that end within it are not stragglers. Any thread
+        may call it; it blocks until every thread has ended or the time is up. A clock that
+        knows its waiters (``FakeClock``) stops waiting as soon as every thread still alive
+        is blocked in a clock wait: such a thread cannot end before time moves, so real time
+        spent waiting for it would be wasted. Here (the system clock), plain joins.
+        """
+        others = [t for t in threads if t is not threading.current_thread()]
+        if no_timeout(real_timeout):
+            for thread in others:
+                thread.join()
+            return []
+        end = time.monotonic() + max(real_timeout, 0.0)
+        for thread in others:
+            thread.join(max(end - time.monotonic(), 0.0))
+        return [thread for thread in others if thread.is_alive()]
 
 
 class _Timer:

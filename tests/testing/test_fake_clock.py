@@ -532,3 +532,36 @@ def test_an_outside_reader_sees_only_settled_times() -> None:
     poller.join(WAIT)
     assert all(reacted for _, reacted in reads)
     assert [now for now, _ in reads] == sorted(now for now, _ in reads)
+
+
+# -- join_threads: a stop's grace --------------------------------------------------------------
+
+def test_join_threads_does_not_wait_for_threads_blocked_on_the_clock() -> None:
+    clock = FakeClock(stall_timeout=3600)
+    sleeper_token = th.CancellationTokenSource(clock)
+    sleeper = polling_participant(clock, 3600, [], sleeper_token)  # blocked in a clock wait
+    clock.advance(0)
+    began = time.monotonic()
+    assert clock.join_threads([sleeper], 3600) == [sleeper]  # it cannot end: no grace
+    assert time.monotonic() - began < WAIT  # generous: it returns at once
+    sleeper_token.cancel()
+    assert clock.join_threads([sleeper], 3600) == []  # woken, it ends, and is joined
+    sleeper.join(WAIT)
+
+
+def test_join_threads_waits_the_real_timeout_for_a_thread_running_off_the_clock() -> None:
+    clock = FakeClock()
+    release = threading.Event()
+
+    def stuck() -> None:
+        try:
+            release.wait(WAIT)
+        finally:
+            clock.unregister_participant(threading.current_thread())
+
+    thread = threading.Thread(target=stuck)
+    clock.register_participant(thread)
+    thread.start()
+    assert clock.join_threads([thread], 0.01) == [thread]
+    release.set()
+    assert clock.join_threads([thread], math.inf) == []

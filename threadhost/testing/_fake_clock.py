@@ -22,7 +22,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, final
 
@@ -127,6 +127,7 @@ class FakeClock(Stepper, Clock):
                     assert timeout is not None
                     self._push(self._now + timeout, waiter)
                 self._blocked[me] = waiter
+                self._now_blocked()
                 self._busy.pop(me, None)
                 self._check_settled()  # may take a step at once, even the one ending this wait
         waiter.latch.wait()
@@ -170,6 +171,21 @@ class FakeClock(Stepper, Clock):
     def unregister_participant(self, thread: threading.Thread) -> None:
         """Close one registration of ``thread`` (any thread; see ``register_participant``)."""
         self._leave(thread)
+
+    def join_threads(self, threads: Iterable[threading.Thread], real_timeout: float
+                     ) -> list[threading.Thread]:
+        """Join ``threads`` for at most ``real_timeout`` real seconds; return those alive.
+
+        Any thread. Returns as soon as every thread still alive is blocked in a wait on this
+        clock (it cannot end before virtual time moves, so there is nothing to wait for in
+        real time), or the time is up. A thread this clock has never seen (never registered,
+        never waited on it) is joined plainly.
+        """
+        others = [t for t in threads if t is not threading.current_thread()]
+        end = None if no_timeout(real_timeout) else time.monotonic() + max(real_timeout, 0.0)
+        self._join_threads(others, end)
+        with self._lock:  # (a thread whose end we heard may not have left is_alive() yet)
+            return [t for t in others if t.is_alive() and t not in self._ended]
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:

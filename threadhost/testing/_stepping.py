@@ -52,6 +52,7 @@ import heapq
 import itertools
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 
@@ -123,6 +124,7 @@ class Stepper:
         self._settled_cv = threading.Condition(self._lock)  # advancers and outside readers
         self._turn_cv = threading.Condition(self._lock)  # threads waiting to advance
         self._watch_cv = threading.Condition(self._lock)  # the autojump watcher
+        self._joins_cv = threading.Condition(self._lock)  # join_threads: a thread blocked/ended
         # All guarded by _lock. The four step fields may be read without it (each is one
         # object, written whole) where a stale value is harmless.
         self._now = 0.0
@@ -137,6 +139,8 @@ class Stepper:
         self._busy: dict[threading.Thread, float] = {}  # counted and running: real start
         self._blocked: dict[threading.Thread, Waiter | str] = {}  # in a clock wait: on what
         self._watched: set[threading.Thread] = set()  # threads whose end we will hear of
+        self._ended: weakref.WeakSet[threading.Thread] = weakref.WeakSet()  # ends we heard of
+        self._join_waiters = 0  # threads in _joins_cv.wait
         self._advancer: threading.Thread | None = None  # the thread whose advance runs
         self._turns: deque[threading.Thread] = deque()  # threads waiting to advance, in order
         self._settle_waiters = 0  # threads in _settled_cv.wait
@@ -257,12 +261,39 @@ class Stepper:
         """``_thread_exit`` callback, on the ending thread: it holds the clock no longer."""
         with self._lock:
             self._watched.discard(thread)
+            self._ended.add(thread)
             self._regs.pop(thread, None)
             self._hosted.discard(thread)
             self._blocked.pop(thread, None)
+            self._now_blocked()
             if self._busy.pop(thread, None) is not None:
                 self._check_settled(step=False)  # no thread is started from a dying one
                 self._release_watcher()
+
+    def _now_blocked(self) -> None:
+        """A thread just blocked in a clock wait or ended: tell ``join_threads`` (under _lock)."""
+        if self._join_waiters:
+            self._joins_cv.notify_all()
+
+    def _join_threads(self, threads: list[threading.Thread], end: float | None) -> None:
+        """Wait until each thread has ended or blocks in a clock wait, or until ``end`` (real
+        time; None: no limit). A thread the clock has never seen is joined plainly."""
+        with self._lock:
+            known = [t for t in threads if t in self._watched or t in self._regs]
+            while True:
+                running = [t for t in known if t.is_alive() and t not in self._ended
+                           and t not in self._blocked]
+                left = None if end is None else end - time.monotonic()
+                if not running or (left is not None and left <= 0):
+                    break
+                self._join_waiters += 1
+                try:
+                    self._joins_cv.wait(left)
+                finally:
+                    self._join_waiters -= 1
+        for thread in threads:
+            if thread not in known:
+                thread.join(None if end is None else max(end - time.monotonic(), 0.0))
 
     # -- settling (all under _lock) --------------------------------------------------------
 
@@ -364,6 +395,7 @@ class Stepper:
             return
         was_busy = self._busy.pop(me, None) is not None
         self._blocked[me] = _TURN
+        self._now_blocked()
         self._turns.append(me)
         self._check_settled()  # our wait may be what the running advance waits for
         while self._advancer is not me:
