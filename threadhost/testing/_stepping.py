@@ -33,7 +33,8 @@ it (the test's own) does not keep it alive, so no test leaves it behind.
 Outside readers. A thread that is not counted and reads the time while a step is in flight
 waits until a step has settled and reads the time it settled at: a test polling
 ``clock.now()`` in a loop sees only settled states, and blocks instead of spinning, so it does
-not starve the services of the GIL (a spinning reader cost one 5 ms switch interval per step).
+not starve the services of the GIL (measured on the queue scenario of bench_fakeclock.py: a
+virtual day took 0.73 s real with a reader spinning on the time unblocked, 0.08 s with this).
 Under autojump, where settles follow each other in microseconds, a reader is let through at
 the first settle after it has waited ``_READER_PATIENCE`` of real time rather than at every
 one (each let-through is a GIL hand-off the services pay for); when no step follows a settle,
@@ -55,6 +56,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
+from typing import final
 
 from threadhost import _log_messages as log
 from threadhost._cancellation import Latch
@@ -80,6 +82,7 @@ class FakeClockStallError(RuntimeError):
         self.stack = stack
 
 
+@final
 class Waiter:
     """One thread blocked in ``FakeClock.wait``; in the heap too if the wait has a timeout."""
 
@@ -97,6 +100,7 @@ class Waiter:
         self.engine._wake_by_token(self)
 
 
+@final
 class Callback:
     """A pending ``call_later`` callback; its own handle."""
 
