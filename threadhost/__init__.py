@@ -31,6 +31,7 @@ from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork
 from ._restart import RestartMode, RestartPolicy
 from ._services import ServiceCollection
 from ._states import ServiceState
+from ._sync import Event, Queue
 from ._task_queue import BackgroundTaskQueue, QueuedHostedService
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigurationError",
     "ConsoleLifetime",
     "ConsoleLifetimeOptions",
+    "Event",
     "Host",
     "HostApplicationBuilder",
     "HostApplicationLifetime",
@@ -60,6 +62,7 @@ __all__ = [
     "OperationCanceledError",
     "Options",
     "PeriodicBackgroundService",
+    "Queue",
     "QueueFullError",
     "QueuedHostedService",
     "Registration",

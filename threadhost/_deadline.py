@@ -140,16 +140,18 @@ class Deadline:
         """Wait (real time) for ``token`` for what is left of the grace; True if cancelled."""
         return SYSTEM_CLOCK.wait(token, self.grace_left())
 
-    def wait_settling(self, token: CancellationToken) -> bool:
-        """Once the deadline has passed and every call is made or abandoned: wait (real time)
-        for ``token`` until the grace ends, but at least ``SETTLE`` seconds after the first
-        such wait. True if cancelled. Stop never waits past deadline + GRACE + SETTLE."""
+    def settle(self, threads: list[threading.Thread]) -> list[threading.Thread]:
+        """Once the deadline has passed and every call is made or abandoned: join ``threads``
+        (real time) until the grace ends, but at least ``SETTLE`` seconds after the first such
+        wait; the threads still alive. Under a ``FakeClock`` it returns as soon as every one
+        left is blocked in a clock wait (see ``Clock.join_threads``). Stop never waits past
+        deadline + GRACE + SETTLE."""
         now = SYSTEM_CLOCK.monotonic()
         with self._lock:
             if self._settle_end is None:
                 self._settle_end = max(now + SETTLE, self._grace_end or now)
             end = self._settle_end
-        return SYSTEM_CLOCK.wait(token, max(0.0, end - now))
+        return self._clock.join_threads(threads, max(0.0, end - now))
 
     def __repr__(self) -> str:
         state = "passed" if self._fired else f"{self.remaining()}s left"

@@ -7,6 +7,7 @@ Templates use lazy ``%s`` arguments. Loggers:
 * ``threadhost.services`` — ready-made services (periodic, queued);
 * ``threadhost.testing`` — ``FakeClock``;
 * ``threadhost.lease`` — leased singleton services (SPEC §11): acquired, lost, unreachable.
+* ``threadhost.clock`` — the system clock's timer thread.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ lifetime_log = logging.getLogger("threadhost.hosting.lifetime")
 services_log = logging.getLogger("threadhost.services")
 testing_log = logging.getLogger("threadhost.testing")
 lease_log = logging.getLogger("threadhost.lease")
+clock_log = logging.getLogger("threadhost.clock")
 
 
 def starting() -> None:
@@ -220,3 +222,15 @@ def lease_check_failed(lease: str, error: BaseException) -> None:
 
 def lease_release_connection_gone(lease: str, error: BaseException) -> None:
     lease_log.debug("PostgresLease %r: release found the connection gone: %s", lease, error)
+def timer_callback_failed(exc: BaseException) -> None:
+    clock_log.error("A timer callback raised; the timer thread goes on.", exc_info=exc)
+
+
+def clock_callback_failed(callback: object, exc: BaseException) -> None:
+    testing_log.error("FakeClock: the timer callback %r raised.", callback, exc_info=exc)
+
+
+def clock_outsider_released(thread_name: str, stall_timeout: float) -> None:
+    testing_log.debug(
+        "FakeClock: thread %r, woken by the clock, has not waited on it again for %ss of real "
+        "time; it no longer holds the clock back.", thread_name, stall_timeout)

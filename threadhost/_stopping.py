@@ -113,7 +113,7 @@ def carry_out(entries: Sequence[Entry], groups: Sequence[Sequence[Call]], deadli
         if not deadline.passed:
             deadline.wait(ended)
         if not ended.is_cancellation_requested:
-            deadline.wait_settling(entry.slot.ended_token())
+            deadline.settle(entry.slot.live_threads())
 
 
 @dataclass

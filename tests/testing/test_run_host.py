@@ -58,3 +58,37 @@ def test_run_host_raises_a_recorded_stall_under_autojump() -> None:
     with pytest.raises(FakeClockStallError, match="'threadhost:BlocksOffClock'"), \
             run_host(make_builder(BlocksOffClock(), Ticks()), clock=clock):
         assert release.wait(WAIT)
+
+
+def test_run_host_with_a_manual_clock_fails_instead_of_hanging_on_a_stuck_stop() -> None:
+    clock = FakeClock(stall_timeout=0.1)
+    straggler = IgnoresToken()
+    builder = make_builder(straggler, shutdown_timeout=30, clock=clock)
+    hosts: list[th.Host] = []
+    message = (r"(?s)^run_host: host\.stop\(\) has not ended after 10s of real time\. Time on a "
+               r"manual FakeClock moves only when the test advances it.*"
+               r"pending deadline at \+30s virtual.*"
+               r"thread 'threadhost:IgnoresToken' (is running|has stalled) outside a clock wait, "
+               r"in:.*"
+               r"self\.release\.wait")
+    with pytest.raises(AssertionError, match=message), run_host(builder) as host:
+        hosts.append(host)
+        assert straggler.entered.wait(WAIT)
+    clock.advance(30)  # the stop's deadline passes: it ends, abandoning the straggler
+    straggler.release.set()
+    stopper = [t for t in threading.enumerate() if t.name == "threadhost:run_host-stop"]
+    for thread in stopper:
+        thread.join(WAIT)
+    report = hosts[0].stop()
+    hosts[0].close()
+    assert [s.name for s in report.stragglers] == ["IgnoresToken"]
+
+
+def test_run_host_under_autojump_stops_a_straggler_at_its_virtual_deadline() -> None:
+    clock = FakeClock(autojump=True, stall_timeout=0.1)
+    straggler = IgnoresToken()
+    builder = make_builder(straggler, shutdown_timeout=3600, clock=clock)
+    with pytest.raises(AssertionError, match=r"IgnoresToken \(execute\) did not stop"), \
+            run_host(builder):
+        assert straggler.entered.wait(WAIT)
+    straggler.release.set()
