@@ -47,7 +47,7 @@ class TokenPoller(th.BackgroundService):
         self.polls: list[float] = []
 
     def execute(self, stopping_token: th.CancellationToken) -> None:
-        clock = self.clock
+        clock = stopping_token.clock
         self.polls.append(clock.monotonic())
         while not stopping_token.wait(60):
             self.polls.append(clock.monotonic())
@@ -60,7 +60,7 @@ class PeriodicPoller(th.PeriodicBackgroundService):
         self.polls: list[float] = []
 
     def run_once(self, stopping_token: th.CancellationToken) -> None:
-        self.polls.append(self.clock.monotonic())
+        self.polls.append(stopping_token.clock.monotonic())
 
 
 class Producer(th.BackgroundService):
@@ -70,7 +70,7 @@ class Producer(th.BackgroundService):
         self.polls: list[float] = []
 
     def execute(self, stopping_token: th.CancellationToken) -> None:
-        clock = self.clock
+        clock = stopping_token.clock
         while True:
             now = clock.monotonic()
             self.polls.append(now)
@@ -86,7 +86,7 @@ class Consumer(th.BackgroundService):
         self.events = events
 
     def execute(self, stopping_token: th.CancellationToken) -> None:
-        clock = self.clock
+        clock = stopping_token.clock
         while True:
             try:
                 item = self.items.get(cancellation_token=stopping_token)

@@ -214,7 +214,7 @@ class Producer(th.BackgroundService):
 
     def execute(self, stopping_token: th.CancellationToken) -> None:
         while True:
-            now = self.clock.monotonic()
+            now = stopping_token.clock.monotonic()
             self.log.append(f"put {now:g}")
             self.items.put(now)
             if stopping_token.wait(300):
@@ -233,7 +233,7 @@ class Consumer(th.BackgroundService):
                 item = self.items.get(cancellation_token=stopping_token)
             except th.OperationCanceledError:
                 return
-            self.log.append(f"got {item:g} at {self.clock.monotonic():g}")
+            self.log.append(f"got {item:g} at {stopping_token.clock.monotonic():g}")
 
 
 def hand_over_for_an_hour() -> list[str]:
