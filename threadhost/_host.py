@@ -12,6 +12,7 @@ import injector
 from ._console_lifetime import ConsoleLifetime
 from ._control import HostCore
 from ._errors import HostStartupError
+from ._health import HealthMonitor, HealthReport
 from ._hosted_service import HostedService
 from ._registry import ThreadExitHook
 from ._report import ShutdownReport
@@ -43,6 +44,8 @@ class Host:
                  thread_exit_hooks: Sequence[ThreadExitHook] = ()) -> None:
         """Internal: use ``HostApplicationBuilder.build()``."""
         self._core = HostCore(services, hosted, thread_exit_hooks)
+        self._health = services.get(HealthMonitor)
+        self._health.attach(self._core.registry, self._core.app, self._core.clock)
 
     @staticmethod
     def create_application_builder(args: Sequence[str] | None = None) -> HostApplicationBuilder:
@@ -61,6 +64,22 @@ class Host:
     def report(self) -> ShutdownReport | None:
         """The report of the stop, once the host has stopped; None before. Any thread."""
         return self._core.report
+
+    def health(self) -> HealthReport:
+        """The host's health and readiness now (SPEC §10); see ``HealthReport``.
+
+        Any thread, any time (before ``start()``: no services, not ready). Never waits for a
+        service; waits at most 1 s of real time for the custom checks, which run on threads
+        of their own. Never raises: a check that raises or hangs is UNHEALTHY in the report.
+        """
+        return self._health.report()
+
+    @property
+    def health_endpoint_address(self) -> tuple[str, int] | None:
+        """The ``(host, port)`` the health endpoint listens on, once it does (port 0 asked
+        for a free port: this is the one it got); None without an endpoint or before
+        ``start()``. Any thread."""
+        return self._health.endpoint_address
 
     def start(self, timeout: float | None = None) -> None:
         """Start the host; return once every service has started.

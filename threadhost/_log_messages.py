@@ -4,6 +4,7 @@ Templates use lazy ``%s`` arguments. Loggers:
 
 * ``threadhost.hosting`` — the host: start, stop, crashes, stragglers;
 * ``threadhost.hosting.lifetime`` — ``ConsoleLifetime``'s status messages and signals;
+* ``threadhost.hosting.health`` — health checks, the probe endpoint, the drain;
 * ``threadhost.services`` — ready-made services (periodic, queued);
 * ``threadhost.testing`` — ``FakeClock``.
 """
@@ -18,6 +19,7 @@ host_log = logging.getLogger("threadhost.hosting")
 lifetime_log = logging.getLogger("threadhost.hosting.lifetime")
 services_log = logging.getLogger("threadhost.services")
 testing_log = logging.getLogger("threadhost.testing")
+health_log = logging.getLogger("threadhost.hosting.health")
 
 
 def starting() -> None:
@@ -181,3 +183,41 @@ def clock_stalled(thread_name: str, stall_timeout: float, stack: str) -> None:
     testing_log.warning(
         "FakeClock: thread %r stayed outside a clock wait for %ss of real time; it no longer "
         "holds the clock back. It is in:\n%s", thread_name, stall_timeout, stack)
+
+
+def health_check_failing(name: str, error: str) -> None:
+    health_log.warning("Health check %r is failing: %s", name, error)
+
+
+def health_check_recovered(name: str) -> None:
+    health_log.info("Health check %r is passing again.", name)
+
+
+def health_endpoint_listening(host: str, port: int) -> None:
+    health_log.info("Health endpoint listening on http://%s:%s", host, port)
+
+
+def health_endpoint_stopped(host: str, port: int) -> None:
+    health_log.debug("Health endpoint on http://%s:%s stopped", host, port)
+
+
+def health_request(client: str, line: str, status: int) -> None:
+    health_log.debug("%s %r %s", client, line, status)
+
+
+def health_request_failed(client: str, exc: BaseException) -> None:
+    health_log.warning("Health endpoint: a request from %s failed.", client, exc_info=exc)
+
+
+def draining(delay: float) -> None:
+    health_log.info("Draining: not ready; the services keep running for shutdown_delay=%ss "
+                    "(host clock) before they are stopped.", delay)
+
+
+def watchdog_withheld() -> None:
+    health_log.warning("The host is UNHEALTHY: WATCHDOG=1 is no longer sent to systemd, which "
+                       "restarts the unit when WatchdogSec= passes.")
+
+
+def watchdog_resumed() -> None:
+    health_log.info("The host is no longer UNHEALTHY: WATCHDOG=1 is sent to systemd again.")
