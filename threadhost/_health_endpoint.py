@@ -196,6 +196,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     server: _Server
     protocol_version = "HTTP/1.0"
+    default_request_version = "HTTP/1.0"  # so even a garbage line gets a status line back
     server_version = "threadhost"
     sys_version = ""
     timeout = REQUEST_TIMEOUT
