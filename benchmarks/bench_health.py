@@ -102,6 +102,11 @@ class _Bare(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _BareServer(http.server.ThreadingHTTPServer):
+    request_queue_size = 256  # the same listen backlog as the endpoint's
+    daemon_threads = True
+
+
 def bench_readyz(requests: int, clients: int) -> tuple[float, float]:
     host = build(10, endpoint=True)
     host.start()
@@ -112,8 +117,7 @@ def bench_readyz(requests: int, clients: int) -> tuple[float, float]:
     finally:
         host.stop()
         host.close()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Bare)
-    server.request_queue_size = 256
+    server = _BareServer(("127.0.0.1", 0), _Bare)
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     serving.start()
     try:

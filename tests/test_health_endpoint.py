@@ -1,11 +1,10 @@
 """The probe endpoint, through a real HTTP client on loopback: routes, status codes, malformed
-requests, many requests at once, port 0, a port in use, configuration, its place in the
-lifecycle, and /metrics."""
+requests, many requests at once, port 0, a port in use, configuration, and its place in the
+lifecycle (/metrics: test_metrics.py)."""
 
 from __future__ import annotations
 
 import concurrent.futures
-import http.client
 import json
 import logging
 import socket
@@ -14,47 +13,9 @@ import threading
 import pytest
 
 import threadhost as th
+from tests._probe import Probe, Waits, endpoint_host
 from tests._services import WAIT, make_builder, stop_within
 from threadhost.testing import FakeClock
-
-
-class Waits(th.BackgroundService):
-    def execute(self, stopping_token: th.CancellationToken) -> None:
-        stopping_token.wait()
-
-
-class Probe:
-    """A real HTTP/1.0 client for one host's endpoint."""
-
-    def __init__(self, host: th.Host) -> None:
-        address = host.health_endpoint_address
-        assert address is not None
-        self.host, self.port = address
-
-    def get(self, path: str, method: str = "GET") -> tuple[int, str, dict[str, str]]:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=WAIT)
-        try:
-            conn.request(method, path)
-            response = conn.getresponse()
-            return response.status, response.read().decode(), dict(response.getheaders())
-        finally:
-            conn.close()
-
-    def raw(self, data: bytes) -> bytes:
-        """Send raw bytes, half-close, and read the whole answer."""
-        with socket.create_connection((self.host, self.port), timeout=WAIT) as sock:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        return b"".join(chunks)
-
-
-def endpoint_host(clock: FakeClock, *services: object, **options: object) -> th.Host:
-    builder = make_builder(*services, clock=clock, **options)
-    builder.use_health_endpoint(port=0)
-    return builder.build()
 
 
 def test_port_zero_binds_a_free_port_exposed_and_logged(fake_clock: FakeClock,
@@ -317,77 +278,6 @@ def test_readyz_turns_503_the_moment_a_stop_is_requested_during_the_drain(
     fake_clock.advance(5.0)
     stop_within(host)
     host.close()
-
-
-# -- metrics -----------------------------------------------------------------------------------
-
-
-class Ticks(th.PeriodicBackgroundService):
-    interval = 10.0
-
-    def run_once(self, stopping_token: th.CancellationToken) -> None:
-        pass
-
-
-def test_metrics_are_served_by_prometheus_client(fake_clock: FakeClock) -> None:
-    queue = th.BackgroundTaskQueue(5)
-    builder = make_builder(Waits, Ticks, clock=fake_clock)
-    builder.services.add_instance(th.BackgroundTaskQueue, queue)
-    builder.services.add_hosted_service(th.QueuedHostedService)
-    builder.use_health_endpoint(port=0)
-    host = builder.build()
-    host.start()
-    fake_clock.advance(25)
-    status, body, headers = Probe(host).get("/metrics")
-    assert status == 200
-    assert headers["Content-Type"].startswith("text/plain; version=")
-    lines = set(body.splitlines())
-    assert 'threadhost_service_state{service="Waits",state="running"} 1.0' in lines
-    assert 'threadhost_service_state{service="Waits",state="failed"} 0.0' in lines
-    assert 'threadhost_service_restarts_total{service="Waits"} 0.0' in lines
-    assert 'threadhost_service_failures_total{service="Waits"} 0.0' in lines
-    assert 'threadhost_queue_depth{service="QueuedHostedService"} 0.0' in lines
-    assert 'threadhost_periodic_runs_total{service="Ticks"} 3.0' in lines
-    assert "# TYPE threadhost_stop_duration_seconds gauge" not in lines  # no stop yet
-    stop_within(host)
-    host.close()
-
-
-def test_stop_durations_are_exposed_once_a_stop_has_happened(fake_clock: FakeClock) -> None:
-    from threadhost._health import HealthMonitor
-    from threadhost._metrics import metrics_renderer
-
-    host = make_builder(Waits, clock=fake_clock).build()
-    render = metrics_renderer(host.services.get(HealthMonitor))
-    assert render is not None
-    host.start()
-    stop_within(host)
-    body = render()[0].decode()
-    assert 'threadhost_stop_duration_seconds{service="Waits"} 0.0' in body.splitlines()
-    host.close()
-
-
-def test_without_prometheus_client_metrics_is_404(fake_clock: FakeClock,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # import fails, as uninstalled
-    host = endpoint_host(fake_clock)
-    host.start()
-    assert Probe(host).get("/metrics")[0] == 404
-    stop_within(host)
-    host.close()
-
-
-def test_two_hosts_in_one_process_keep_their_own_metrics(fake_clock: FakeClock) -> None:
-    first, second = endpoint_host(fake_clock, Waits), endpoint_host(fake_clock, Ticks)
-    first.start()
-    second.start()
-    assert 'service="Waits"' in Probe(first).get("/metrics")[1]
-    assert 'service="Waits"' not in Probe(second).get("/metrics")[1]
-    stop_within(second)
-    stop_within(first)
-    first.close()
-    second.close()
 
 
 def test_requests_run_on_threads_the_stop_ends(fake_clock: FakeClock) -> None:

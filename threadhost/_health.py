@@ -61,9 +61,11 @@ HealthCheck = Callable[[], "HealthStatus | bool"]
 
 
 @final
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ServiceHealth:
-    """One hosted service as ``health()`` saw it (an immutable snapshot).
+    """One hosted service as ``health()`` saw it: a snapshot made for each call (changing it
+    changes nothing; not frozen, because a frozen dataclass costs 3x as much to make, and a
+    report makes one per service).
 
     ``heartbeat_age`` is seconds on the host's clock since the last heartbeat (or since the
     current run began, if it has not heartbeated yet); None when the service is not running

@@ -116,8 +116,12 @@ class Host:
         Any thread, a service's own included (the stop then does not wait for that thread).
         Idempotent: every caller gets the same report, and ``timeout`` counts only for the
         call that begins the stop. The stop runs on ``threadhost:host``. Order
-        (``_plan.STOP_PLAN``):
+        (``_plan.STOP_PLAN``, after the drain):
 
+        0. the drain: readiness is already False (from the request on); threadhost's own
+           stopping notices go out at once (systemd ``STOPPING=1``, "Application is shutting
+           down..."); then ``HostOptions.shutdown_delay`` passes on the host's clock while
+           the services keep running (skipped for a stop that came during start);
         1. ``application_stopping`` fires; all its callbacks finish before step 2;
         2. every ``stopping`` (HostedLifecycleService), in reverse registration order;
         3. every ``stop``, in reverse registration order;
@@ -126,7 +130,8 @@ class Host:
         6. ``application_stopped`` fires.
 
         One deadline, ``HostOptions.shutdown_timeout`` (or ``timeout`` if shorter) from the
-        moment the stop begins, measured on the host's clock, covers all of it: the token every
+        moment the stop begins, measured on the host's clock, covers all of it, the drain
+        included (a ``timeout`` shorter than the delay cuts the drain): the token every
         hook receives is cancelled when it passes (``math.inf``: no deadline). What still runs
         user code then (a BackgroundService thread, a hook, a lifetime callback) gets a grace of
         0.5 s of real time, and is then abandoned and logged at ERROR with its stack. Every
