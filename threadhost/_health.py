@@ -252,8 +252,11 @@ class HealthMonitor:
                     fresh.append((name, check, run))
                 runs[name] = run
         for name, check, run in fresh:  # started outside the lock: nothing runs under it
-            threading.Thread(target=self._call, args=(name, check, run),
-                             name=f"threadhost:health:{name}", daemon=True).start()
+            try:
+                threading.Thread(target=self._call, args=(name, check, run),
+                                 name=f"threadhost:health:{name}", daemon=True).start()
+            except RuntimeError as exc:  # "can't start new thread": the check did not run
+                self._finish(name, run, HealthStatus.UNHEALTHY, describe_error(exc))
         end = SYSTEM_CLOCK.monotonic() + CHECK_LIMIT
         statuses: dict[str, HealthStatus] = {}
         errors: dict[str, str] = {}
@@ -272,9 +275,13 @@ class HealthMonitor:
     def _call(self, name: str, check: HealthCheck, run: _Run) -> None:
         # On threadhost:health:<name>: the only place a check's code runs.
         try:
-            run.status, run.error = _judge(check())
-        except BaseException as exc:
-            run.status, run.error = HealthStatus.UNHEALTHY, describe_error(exc)
+            status, error = _judge(check())
+        except BaseException as exc:  # whatever it raises, the asker gets a status
+            status, error = HealthStatus.UNHEALTHY, describe_error(exc)
+        self._finish(name, run, status, error)
+
+    def _finish(self, name: str, run: _Run, status: HealthStatus, error: str | None) -> None:
+        run.status, run.error = status, error
         with self._lock:
             if self._runs.get(name) is run:
                 del self._runs[name]
