@@ -95,13 +95,16 @@ def _stop_from_own_execute() -> None:
             started.wait(WAIT)
             reports.append(holder[0].stop())
 
-    host = make_builder(StopsHost(), Waiter(), shutdown_timeout=WAIT * 3).build()
+    stops_host = StopsHost()
+    host = make_builder(stops_host, Waiter(), shutdown_timeout=WAIT * 3).build()
     holder.append(host)
     host.start()
     started.set()
     assert host.wait_for_shutdown(WAIT)
     report = stop_within(host)
     host.close()
+    assert stops_host.thread is not None
+    stops_host.thread.join(WAIT)  # detached: the stop did not wait for it, so the test does
     assert reports == [report]
     assert report.clean and report.stragglers == (), str(report)
     assert report.exit_code == 0

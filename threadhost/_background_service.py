@@ -233,3 +233,11 @@ def slot_of(service: BackgroundService) -> ServiceSlot | None:
     """The slot accounting for ``service`` once started (internal: lets ready-made services
     count survived errors and heartbeats)."""
     return _state_of(service).slot
+
+
+def resume(service: BackgroundService) -> None:
+    """Run a stopped service again (internal: a leased service whose lease was lost and taken
+    again): a new run on a new thread, with a fresh stopping token."""
+    state = _state_of(service)
+    state.stop_requested = False
+    begin_run(service)

@@ -17,6 +17,7 @@ from ._errors import ConfigurationError
 from ._health import HealthMonitor
 from ._health_endpoint import parse_host, parse_port, register_endpoint
 from ._host import Host
+from ._lease import bind_leases
 from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._logging import LoggingBuilder
 from ._options import ConsoleLifetimeOptions, HostOptions, _seconds
@@ -165,6 +166,8 @@ class HostApplicationBuilder:
         self.logging.apply()
         config, environment, services = self.configuration, self.environment, self.services
         options = services._build_options(config)
+        bind_leases((r.service_name, r.singleton) for r in services._hosted
+                    if r.singleton is not None)
         register_endpoint(services, config, self._health_endpoint)
 
         def configure(binder: injector.Binder) -> None:

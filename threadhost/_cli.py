@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Orders arrive, are confirmed once past their grace period, and each "
                     "confirmation is published to an outbox table; Ctrl+C stops it cleanly.")
     demo.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
+    demo.add_argument("--postgres", metavar="CONNINFO",
+                      help="run the grace-period job as a singleton leased on this PostgreSQL "
+                           "database, so several replicas can run side by side")
     demo.add_argument("--duration", metavar="S", type=float,
                       help="stop by itself after S seconds")
     demo.add_argument("app_args", nargs=argparse.REMAINDER, metavar="...",
@@ -115,7 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(args)
         from ._demo import run_demo  # noqa: PLC0415  (the demo is not needed to run apps)
-        return run_demo(args.app_args, json_logs=args.json_logs, duration=args.duration)
+        app_args = list(args.app_args)
+        if args.postgres:
+            app_args.append(f"--Demo:Postgres={args.postgres}")
+        return run_demo(app_args, json_logs=args.json_logs, duration=args.duration)
     except Exception:
         traceback.print_exc()
         return 1

@@ -9,16 +9,22 @@ Threads and who does what:
 
 * the starting thread runs ``START_PLAN`` and, between calls, asks whether a stop has begun;
   when it is done (or has given up) it cancels ``start_yielded``;
-* the control thread waits for the first stop request; it moves the state to STOPPING, cancels
-  the start token if a start is under way, waits (under the deadline) for the start to yield,
-  takes the list of started services, runs ``STOP_PLAN``, and publishes the report in the same
-  step as the move to STOPPED;
-* a caller of ``Host.stop()`` submits a request and waits for the report: every caller gets the
-  same one. A caller that is itself a service thread is detached from its slot first, so the
-  stop does not wait for it (it waits for the stop).
+* the control thread waits for the first lock-free stop request (``stop_application()``, a
+  signal, a crash); if it moves the state to STOPPING it cancels the start token if a start is
+  under way, waits (under the deadline) for the start to yield, takes the list of started
+  services, runs ``STOP_PLAN``, and publishes the report in the same step as the move to
+  STOPPED;
+* a caller of ``Host.stop()`` that moves the state to STOPPING carries out the same stop on
+  its own thread (then wakes the control thread, which ends); a later caller waits for the
+  report: every caller gets the same one. A caller that is itself a service thread is detached
+  from its slot first, so the stop does not wait for it.
 
-The control thread is a clock participant from the moment a stop is requested until it has
-published the report, so a ``FakeClock`` under autojump never moves time while the host stops.
+Whoever carries out the stop is a clock participant from the moment it is requested until the
+report is published, so a ``FakeClock`` under autojump never moves time while the host stops.
+
+Rejected: handing every stop to the control thread (two thread switches on every stop, and the
+caller of ``Host.stop()`` idle meanwhile); carrying out a lock-free request on the requesting
+thread (a signal handler, a crashing service: neither may block for a whole stop).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from ._cancellation import CancellationTokenSource
 from ._clock import Clock
 from ._deadline import Deadline
 from ._errors import HostStartupError
+from ._leased import LeasedService
 from ._lifetime import HostApplicationLifetime, HostLifetime, StopRequest
 from ._options import HostOptions
 from ._plan import Call, current_call
@@ -77,6 +84,7 @@ class HostCore:
         self._busy = threading.Lock()  # acquired once, without blocking: see _wake_control
         self._inside = threading.local()  # .depth: Host calls under way on this thread
         self.lifetime: HostLifetime | None = None
+        self._leased: dict[str, LeasedService] = {}  # written by the starting thread only
 
     # -- state -----------------------------------------------------------------------------
 
@@ -156,7 +164,8 @@ class HostCore:
                     step = self._move(HostEvent.STARTED)
                 if step.do is Do.FIRE_STARTED:
                     for entry in self._started:
-                        entry.slot.move(ServiceState.RUNNING)
+                        if entry.slot.singleton is None:  # a leased one's state is its lease's
+                            entry.slot.move(ServiceState.RUNNING)
                     self.app._fire_started()
                     log.started()
                 else:
@@ -168,6 +177,18 @@ class HostCore:
         if failure is not None:
             assert step is not None
             self._fail_start(failure, request=step.do is Do.REQUEST_STOP)
+
+    def launch_leased(self, entry: Entry) -> None:
+        """The start-plan call of a leased service: launch its lease thread (see _leased)."""
+        assert entry.slot.singleton is not None
+        leased = LeasedService(entry, entry.slot.singleton, self.clock,
+                               self.options.shutdown_timeout, self._record_stop_error)
+        self._leased[entry.name] = leased
+        leased.launch()
+
+    def _record_stop_error(self, name: str, error: BaseException, phase: str) -> None:
+        with self._lock:
+            self._errors.append(ServiceError(name, error, phase))
 
     def record_started(self, entries: Sequence[Entry]) -> None:
         """The start of ``entries`` returned: the stop will stop them (or, if the stop already
@@ -219,15 +240,29 @@ class HostCore:
     # -- stop ------------------------------------------------------------------------------
 
     def request_stop(self, reason: str, timeout: float | None) -> ShutdownReport:
-        """Stop the host (any thread but a re-entrant one) and wait for the report."""
+        """Stop the host and wait for the report (any thread but a re-entrant one).
+
+        The first to move the state to STOPPING carries out the stop on its own thread (no
+        hand-over: a stop is two thread switches cheaper); a later caller waits for that
+        stop's report. A caller that is a service thread is detached from its slot first.
+        """
+        me = threading.current_thread()
         with self._lock:
-            unstarted = self._state is HostState.CREATED
-            step = self._move(HostEvent.STOP) if unstarted else None
-        if step is not None and step.do is Do.STOP_UNSTARTED:
+            was_starting = self._state is HostState.STARTING
+            step = self._move(HostEvent.STOP)
+        if step.do is Do.STOP_UNSTARTED:
             self._publish_unstarted(reason)
+        elif step.do is Do.BEGIN_STOP:
+            self.registry.detach(me)
+            self.app._requested = True  # readiness ends now, as for any request
+            self.clock.register_participant(me)
+            try:
+                self._publish(self._perform_stop(StopRequest(reason, timeout), was_starting))
+            finally:
+                self.clock.unregister_participant(me)
+            self.app._requests.put(_WAKE)  # the control thread finds the stop done, and ends
         elif self.report is None:
-            self.registry.detach(threading.current_thread())
-            self.app.submit(StopRequest(reason, timeout))
+            self.registry.detach(me)
         return self.wait_report()
 
     def close_unstarted(self) -> bool:
@@ -280,15 +315,18 @@ class HostCore:
             with self._lock:
                 was_starting = self._state is HostState.STARTING
                 step = self._move(HostEvent.STOP)
-            assert step.do is Do.BEGIN_STOP, step
-            result = self._perform_stop(request, was_starting)
-            with self._lock:
-                self._move(HostEvent.STOPPED)
-                self.report = result
-            self._published.cancel()
+            if step.do is Do.BEGIN_STOP:
+                self._publish(self._perform_stop(request, was_starting))
+            # else JOIN_STOP: a Host.stop() caller carried out the stop; nothing is left to do
         finally:
             if self._busy.locked():
                 self.clock.unregister_participant(threading.current_thread())
+
+    def _publish(self, result: ShutdownReport) -> None:
+        with self._lock:
+            self._move(HostEvent.STOPPED)
+            self.report = result
+        self._published.cancel()
 
     def _perform_stop(self, request: StopRequest, was_starting: bool) -> ShutdownReport:
         clock = self.clock
@@ -327,7 +365,8 @@ class HostCore:
             entry.slot.move(ServiceState.STOPPING)
         groups = stop_groups(entries, self.lifetime, self.app, deadline,
                              concurrent=self.options.services_stop_concurrently,
-                             stop_inline=stops_inline)
+                             stop_inline=stops_inline,
+                             stop_instead={n: leased.stop for n, leased in self._leased.items()})
         carry_out(entries, groups, deadline, clock)
         self.app._run_when_stopped()
         with self._lock:
@@ -358,3 +397,8 @@ class HostCore:
         if control is not None and control is not threading.current_thread() and (
                 self.report is not None):
             control.join()
+
+
+_WAKE = StopRequest("the stop is over")
+"""Put on the request queue by a caller that carried out the stop itself: the control thread
+takes it, finds the host stopping or stopped, and ends."""

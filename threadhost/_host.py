@@ -34,9 +34,10 @@ class Host:
     error: ``start()`` returns early and ``run()`` goes straight to stop. A host runs once:
     after its stop it cannot be started again.
 
-    Threads: ``threadhost:host`` (from ``start()`` until the stop is over) takes stop requests
-    and carries out the stop; each BackgroundService has ``threadhost:<ClassName>``; stop hooks
-    that run user code run on ``threadhost:stop``. All are daemon threads.
+    Threads: ``threadhost:host`` (from ``start()`` until the stop is over) takes lock-free stop
+    requests (``stop_application()``, signals, crashes) and carries out the stop they ask for;
+    each BackgroundService has ``threadhost:<ClassName>``; stop hooks that run user code run
+    on ``threadhost:stop``. All are daemon threads.
     """
 
     def __init__(self, services: injector.Injector,
@@ -115,7 +116,8 @@ class Host:
 
         Any thread, a service's own included (the stop then does not wait for that thread).
         Idempotent: every caller gets the same report, and ``timeout`` counts only for the
-        call that begins the stop. The stop runs on ``threadhost:host``. Order
+        call that begins the stop, which carries it out on its own thread (a stop requested
+        with ``stop_application()`` or a signal runs on ``threadhost:host``). Order
         (``_plan.STOP_PLAN``, after the drain):
 
         0. the drain: readiness is already False (from the request on); threadhost's own

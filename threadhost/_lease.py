@@ -4,9 +4,10 @@ A lease is a passive object: it never starts threads of its own. The host drives
 thread it owns for the leased service (``threadhost:lease:<service>``): it calls ``acquire()``
 until it gets the lease (the service is STANDBY meanwhile), starts the service, calls
 ``check()`` every ``check_interval`` seconds on the host's clock, and ``release()`` when the
-service stops or the lease is lost. Every method below is called on that one thread, one call
-at a time, so an implementation needs no locking of its own; each call may block on the
-network, but for a bounded time (the implementation's own connect/statement timeouts).
+service stops or the lease is lost (``threadhost._lease_driver`` is that loop). Every method
+below is called on that one thread, one call at a time, so an implementation needs no locking
+of its own; each call may block on the network, but for a bounded time (the implementation's
+own connect/statement timeouts).
 
 Rejected: leases that run their own keep-alive threads (two owners of one lifecycle, and a
 keep-alive that outlives the host); ``check()`` as a callback pushed by the lease (the host
@@ -17,8 +18,11 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import final
+
+from ._errors import ConfigurationError
 
 
 @final
@@ -65,7 +69,8 @@ class Lease(abc.ABC):
         """Try once to take the lease: its info if taken, None if another holder has it.
 
         Raises ``ConnectionError`` (or another ``OSError``) when the backend cannot be
-        reached; the host logs it once per change and tries again after ``check_interval``.
+        reached; the host logs it once per change and tries again after ``check_interval``
+        (any other exception is treated the same way: the service stays on standby).
         """
 
     @abc.abstractmethod
@@ -75,8 +80,27 @@ class Lease(abc.ABC):
 
     @abc.abstractmethod
     def release(self) -> None:
-        """Give the lease up (if held) and free what the lease holds; must not raise for a
-        lost backend. Idempotent: also called after ``check()`` returned False."""
+        """Give the lease up (if held) and free what the lease holds (its connection); must
+        not raise for a lost backend. Idempotent. Called after the service stopped (never
+        while it may still run), after ``check()`` returned False, and when the host stops
+        while the lease is on standby; ``acquire()`` may be called again afterwards."""
+
+
+def bind_leases(leased: Iterable[tuple[str, Lease]]) -> None:
+    """Internal, for ``build()``: bind each ``(service name, lease)`` pair, in order.
+
+    Runs on the builder thread. Raises ``ConfigurationError`` for whatever a lease's ``bind``
+    rejects, and when two services on one host share a lease name (each replica would then
+    compete with itself, and one service would never run).
+    """
+    seen: dict[str, str] = {}
+    for service, lease in leased:
+        lease.bind(service)
+        other = seen.setdefault(lease.name, service)
+        if other != service:
+            raise ConfigurationError(
+                f"Services {other!r} and {service!r} both use the lease {lease.name!r}: give "
+                f"each leased service a lease name of its own (PostgresLease(..., name=...)).")
 
 
 _current = threading.local()
@@ -85,8 +109,8 @@ _current = threading.local()
 def current_lease() -> LeaseInfo | None:
     """The lease held for the service whose thread calls this, or None.
 
-    Call it inside ``execute`` (or a thread the service's own thread started it from is not
-    covered: pass the info on). Thread-safe; never blocks.
+    Call it on the service's own thread (inside ``execute``, ``run_once``); threads the
+    service starts do not inherit it, so pass the info on to them. Thread-safe; never blocks.
     """
     info: LeaseInfo | None = getattr(_current, "info", None)
     return info

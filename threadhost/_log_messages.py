@@ -6,7 +6,8 @@ Templates use lazy ``%s`` arguments. Loggers:
 * ``threadhost.hosting.lifetime`` — ``ConsoleLifetime``'s status messages and signals;
 * ``threadhost.hosting.health`` — health checks, the probe endpoint, the drain;
 * ``threadhost.services`` — ready-made services (periodic, queued);
-* ``threadhost.testing`` — ``FakeClock``.
+* ``threadhost.testing`` — ``FakeClock``;
+* ``threadhost.lease`` — leased singleton services (SPEC §11): acquired, lost, unreachable.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ host_log = logging.getLogger("threadhost.hosting")
 lifetime_log = logging.getLogger("threadhost.hosting.lifetime")
 services_log = logging.getLogger("threadhost.services")
 testing_log = logging.getLogger("threadhost.testing")
+lease_log = logging.getLogger("threadhost.lease")
 health_log = logging.getLogger("threadhost.hosting.health")
 
 
@@ -183,6 +185,43 @@ def clock_stalled(thread_name: str, stall_timeout: float, stack: str) -> None:
     testing_log.warning(
         "FakeClock: thread %r stayed outside a clock wait for %ss of real time; it no longer "
         "holds the clock back. It is in:\n%s", thread_name, stall_timeout, stack)
+
+
+def lease_acquired(lease: str, service: str, holder: str, fencing: int) -> None:
+    lease_log.info("Lease %r acquired by %s (fencing %d); starting service %r.",
+                   lease, holder, fencing, service)
+
+
+def lease_standby(lease: str, service: str, interval: float) -> None:
+    lease_log.info("Lease %r is held by another replica; service %r is on standby (trying "
+                   "again every %ss).", lease, service, interval)
+
+
+def lease_unreachable(lease: str, service: str, interval: float, error: BaseException) -> None:
+    lease_log.warning("Lease %r cannot be reached; service %r stays on standby and the lease "
+                      "is tried again every %ss: %s", lease, service, interval, error)
+
+
+def lease_lost(lease: str, service: str, reason: str) -> None:
+    lease_log.warning("Lease %r was lost (%s); stopping service %r and going back to standby.",
+                      lease, reason, service)
+
+
+def lease_released(lease: str, service: str) -> None:
+    lease_log.info("Lease %r released (service %r).", lease, service)
+
+
+def lease_release_failed(lease: str, service: str, exc: BaseException) -> None:
+    lease_log.warning("Lease %r (service %r): release() raised; the backend frees the lease "
+                      "when its connection ends.", lease, service, exc_info=exc)
+
+
+def lease_check_failed(lease: str, error: BaseException) -> None:
+    lease_log.debug("PostgresLease %r: the check query failed: %s", lease, error)
+
+
+def lease_release_connection_gone(lease: str, error: BaseException) -> None:
+    lease_log.debug("PostgresLease %r: release found the connection gone: %s", lease, error)
 
 
 def health_check_failing(name: str, error: str) -> None:

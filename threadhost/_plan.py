@@ -78,7 +78,7 @@ def current_call() -> Call | None:
     return getattr(_local, "call", None)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Call:
     """One call of a plan: ``fn()`` for the part called ``name`` in ``phase``.
 

@@ -31,7 +31,7 @@ from typing import final
 from . import _log_messages as log
 from ._cancellation import CancellationToken, CancellationTokenSource
 from ._clock import Clock
-from ._lease import LeaseInfo, set_current_lease
+from ._lease import Lease, LeaseInfo, set_current_lease
 from ._restart import RestartPolicy, RestartTracker
 from ._states import SERVICE_TRANSITIONS, ServiceState
 
@@ -42,13 +42,14 @@ service had been asked to stop). Called on the ending thread."""
 
 _local = threading.local()  # .slot: the slot being started on this thread, if any
 
-_SERVICE_THREADS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
-"""Every live service thread of every host in the process (for the forced-exit log)."""
+_REGISTRIES: weakref.WeakSet[ThreadRegistry] = weakref.WeakSet()
+"""Every registry in the process (for the forced-exit log of every service thread)."""
 
 
 def live_service_threads() -> list[threading.Thread]:
     """Service threads of every host that are still running (any thread; a snapshot)."""
-    return [t for t in list(_SERVICE_THREADS) if t.is_alive()]
+    return [t for registry in list(_REGISTRIES) for slot in registry.slots
+            for t in slot.live_threads()]
 
 
 @final
@@ -65,7 +66,7 @@ class ThreadRegistry:
         self.on_run_end = on_run_end
         self._lock = threading.Lock()
         self._slots: list[ServiceSlot] = []  # guarded by _lock
-        self._owner: dict[threading.Thread, ServiceSlot] = {}  # guarded by _lock
+        _REGISTRIES.add(self)
 
     def add(self, name: str) -> ServiceSlot:
         """A new slot for the service called ``name``."""
@@ -80,24 +81,12 @@ class ThreadRegistry:
         with self._lock:
             return list(self._slots)
 
-    def slot_of(self, thread: threading.Thread) -> ServiceSlot | None:
-        """The slot whose service ``thread`` runs, if any."""
-        with self._lock:
-            return self._owner.get(thread)
-
     def detach(self, thread: threading.Thread) -> None:
         """``thread`` now waits in ``Host.stop()``: whoever waits for its service's threads to
-        end stops waiting for this one, and it is no straggler (it would wait for itself)."""
-        slot = self.slot_of(thread)
-        if slot is not None:
-            slot._detach(thread)
-
-    def _own(self, thread: threading.Thread, slot: ServiceSlot | None) -> None:
-        with self._lock:
-            if slot is None:
-                self._owner.pop(thread, None)
-            else:
-                self._owner[thread] = slot
+        end stops waiting for this one, and it is no straggler (it would wait for itself).
+        A scan of the slots: it happens once per stop at most, never per thread start."""
+        for slot in self.slots:
+            slot._forget(thread)
 
 
 @final
@@ -116,11 +105,15 @@ class ServiceSlot:
         # the service (BackgroundService) that can run again
         self.restart: RestartPolicy | None = None  # this service's own policy, if any
         self.liveness_timeout: float | None = None
+        self.singleton: Lease | None = None
+        self.lease_thread: threading.Thread | None = None  # a leased service's driver thread
         self.tracker = RestartTracker()
+        self._runs_over: CancellationTokenSource | None = None  # see begin_runs
         self._lock = threading.Lock()
         self._state = ServiceState.CREATED  # guarded by _lock
         self._live: set[threading.Thread] = set()  # guarded by _lock; not detached, not ended
         self._idle: CancellationTokenSource | None = None  # guarded by _lock; see ended_token
+        # (cancelled, and dropped, when the last live thread leaves)
         self._unfinished: list[object] = []  # guarded by _lock
         self.heartbeat_at: float | None = None  # host clock: the later of the last heartbeat
         # and the start of the current run (see _health); a float write is atomic
@@ -170,11 +163,7 @@ class ServiceSlot:
         thread = threading.Thread(target=self._run, args=(target,), name=thread_name,
                                   daemon=True)
         with self._lock:
-            if not self._live:
-                self._idle = CancellationTokenSource(self.registry.clock)
             self._live.add(thread)
-        self.registry._own(thread, self)
-        _SERVICE_THREADS.add(thread)
         if publish is not None:
             publish(thread)
         self.registry.clock.register_participant(thread)
@@ -193,19 +182,17 @@ class ServiceSlot:
                     hook()
                 except Exception as exc:
                     log.thread_exit_hook_failed(self.name, exc)
-            self.registry._own(me, None)
             self.registry.clock.unregister_participant(me)
             self._forget(me)
-
-    def _detach(self, thread: threading.Thread) -> None:
-        self._forget(thread)
 
     def _forget(self, thread: threading.Thread) -> None:
         with self._lock:
             if thread not in self._live:
                 return
             self._live.discard(thread)
-            idle = self._idle if not self._live else None
+            idle = None
+            if not self._live:
+                idle, self._idle = self._idle, None
         if idle is not None:
             idle.cancel()
 
@@ -216,14 +203,43 @@ class ServiceSlot:
         (a restart) makes a new token: ask again after it.
         """
         with self._lock:
-            if self._live and self._idle is not None:
-                return self._idle.token
-        return _ENDED
+            if not self._live:
+                return _ENDED
+            if self._idle is None:  # made when first asked: most services are never waited on
+                self._idle = CancellationTokenSource(self.registry.clock)  # twice per stop
+            return self._idle.token
 
     def live_threads(self) -> list[threading.Thread]:
-        """The threads of this service still running (not ended, not detached)."""
+        """The threads of this service still running (not ended, not detached), its lease
+        thread included."""
         with self._lock:
-            return [t for t in self._live if t.is_alive()]
+            live = [t for t in self._live if t.is_alive()]
+        lease_thread = self.lease_thread
+        if lease_thread is not None and lease_thread.is_alive():
+            live.append(lease_thread)
+        return live
+
+    def begin_runs(self) -> CancellationToken:
+        """A token cancelled when the service's work has ended for good (a run ended and was
+        not restarted): what a leased service's lease thread watches."""
+        source = CancellationTokenSource(self.registry.clock)
+        with self._lock:
+            self._runs_over = source
+        return source.token
+
+    def end_runs(self) -> None:
+        """The service's work has ended for good (called by the supervisor)."""
+        with self._lock:
+            source, self._runs_over = self._runs_over, None
+        if source is not None:
+            source.cancel()
+
+    def make_current(self) -> ServiceSlot | None:
+        """Make this slot current on the calling thread; the slot that was (to put back with
+        ``set_current_slot``). The host's hot path: ``activate`` without a generator."""
+        outer: ServiceSlot | None = getattr(_local, "slot", None)
+        _local.slot = self
+        return outer
 
     @contextlib.contextmanager
     def activate(self) -> Iterator[None]:
@@ -289,6 +305,11 @@ def _ended() -> CancellationToken:
 
 
 _ENDED = _ended()
+
+
+def set_current_slot(slot: ServiceSlot | None) -> None:
+    """Make ``slot`` current on the calling thread (None: no slot)."""
+    _local.slot = slot
 
 
 def current_slot() -> ServiceSlot | None:

@@ -17,6 +17,7 @@ from ._cancellation import CancellationToken
 from ._hosted_service import HostedLifecycleService, HostedRegistration
 from ._lifetime import HostLifetime
 from ._plan import START_PLAN, Call, Target, run_start_group
+from ._registry import set_current_slot
 from ._states import ServiceState
 from ._stopping import Entry
 
@@ -65,9 +66,13 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
         for phase in START_PLAN:
             if phase.target not in (Target.SERVICES, Target.LIFECYCLE):
                 continue
-            chosen = [e for e in entries if phase.target is Target.SERVICES
-                      or isinstance(e.service, HostedLifecycleService)]
+            # A leased service is started by its lease thread, launched in its place in the
+            # start phase (_leased).
+            chosen = [e for e in entries if (phase.target is Target.SERVICES
+                      or isinstance(e.service, HostedLifecycleService))
+                      and (e.slot.singleton is None or phase.name == "start")]
             calls = [Call(e.name, phase.name, functools.partial(
+                core.launch_leased, e) if e.slot.singleton is not None else functools.partial(
                 _call_in_slot, e, phase.name, token)) for e in chosen]
             groups = [calls] if concurrent and phase.concurrent and calls else [
                 [c] for c in calls]
@@ -112,6 +117,7 @@ def _resolve(core: HostCore) -> list[Entry] | StartFailure:
         if isinstance(factory, HostedRegistration):
             slot.restart = factory.restart
             slot.liveness_timeout = factory.liveness_timeout
+            slot.singleton = factory.singleton
         entries.append(Entry(name, service, slot))
     return entries
 
@@ -130,6 +136,9 @@ class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the p
 
 
 def _call_in_slot(entry: Entry, hook: str, token: CancellationToken) -> None:
-    with entry.slot.activate():
+    outer = entry.slot.make_current()
+    try:
         getattr(entry.service, hook)(token)
+    finally:
+        set_current_slot(outer)
 

@@ -10,10 +10,11 @@ never from attributes of the services.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import _log_messages as log
+from ._cancellation import CancellationToken
 from ._clock import Clock
 from ._deadline import Deadline
 from ._hosted_service import HostedLifecycleService, HostedService
@@ -47,9 +48,13 @@ def _default_hook(service: HostedService, hook: str) -> bool:
 
 def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                 app: HostApplicationLifetime, deadline: Deadline, *, concurrent: bool,
-                stop_inline: Callable[[HostedService], bool]) -> list[list[Call]]:
+                stop_inline: Callable[[HostedService], bool],
+                stop_instead: Mapping[str, Callable[[CancellationToken], None]]
+                ) -> list[list[Call]]:
     """The calls of ``STOP_PLAN`` for ``entries`` (registration order), grouped as they run:
-    a concurrent phase is one group, a sequential phase one group per call."""
+    a concurrent phase is one group, a sequential phase one group per call. An entry named in
+    ``stop_instead`` (a leased service) gets that call, inline, in its ``stop`` place and no
+    lifecycle hooks (its lease thread makes them)."""
     token = deadline.token
     groups: list[list[Call]] = []
     for phase in STOP_PLAN:
@@ -69,13 +74,19 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                                   inline=_ALWAYS if stops_inline(lifetime) else None,
                                   stopping=True))
         else:
-            chosen = [e for e in entries if phase.target is Target.SERVICES
-                      or isinstance(e.service, HostedLifecycleService)]
+            chosen = [e for e in entries if (phase.target is Target.SERVICES
+                      or isinstance(e.service, HostedLifecycleService))
+                      and (e.name not in stop_instead or phase.target is Target.SERVICES)]
             if phase.reverse:
                 chosen.reverse()
             for entry in chosen:
                 service = entry.service
                 inline: Callable[[], bool] | None
+                instead = stop_instead.get(entry.name)
+                if instead is not None:
+                    calls.append(Call(entry.name, phase.name, functools.partial(instead, token),
+                                      inline=_ALWAYS, stopping=True))
+                    continue
                 if phase.target is Target.LIFECYCLE:
                     inline = _ALWAYS if _default_hook(service, phase.name) else None
                 else:

@@ -55,6 +55,7 @@ class Supervisor:
             else:
                 log.service_crashed(slot.name, error)
                 self._fail(slot, error)
+            slot.end_runs()
             return
         delay = slot.tracker.next_delay(policy, self._clock.monotonic())
         if delay is None:
@@ -62,6 +63,7 @@ class Supervisor:
             self._fail(slot, error or RuntimeError(
                 f"{slot.name} ended {policy.max_restarts + 1} times within {policy.within}s "
                 "(RestartPolicy.max_restarts)"))
+            slot.end_runs()
             return
         slot.count_restart(error)
         slot.move(ServiceState.RESTARTING)

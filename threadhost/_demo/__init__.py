@@ -3,6 +3,9 @@
 Three services share an SQLite database of orders:
 
 * ``OrderFeeder`` (a BackgroundService) submits a new order every ``NewOrderEvery`` seconds;
+  its order source drops now and then (every ``FeederFailsEvery`` orders it raises), and its
+  ``RestartPolicy`` (``OnFailure``, backoff from 0.5 s) runs it again: watch the log, and the
+  ``restarts`` line of the report at the end;
 * ``GracePeriodManager`` (a PeriodicBackgroundService, every ``CheckUpdateTime`` seconds)
   confirms the orders whose grace period (``GracePeriodTime``) is over, and hands each
   confirmation to the queue;
@@ -13,7 +16,9 @@ The invariant, kept across Ctrl+C and SIGTERM: every confirmed order has exactly
 row. The queue service is registered first, so it is stopped last and drains every
 confirmation the manager handed over; and at start the manager re-publishes any confirmed
 order without its row (after a kill -9, say). Settings come from the ``appsettings.json``
-next to this file, overridable as usual (``--Demo:GracePeriodTime=10``).
+next to this file, overridable as usual (``--Demo:GracePeriodTime=10``). With
+``--postgres CONNINFO`` (``Demo:Postgres``) the grace-period job is a leased singleton, so
+several replicas can run side by side on one database file and only one confirms orders.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ class DemoSettings:
     new_order_every: float = 1.0
     check_update_time: float = 2.0
     grace_period_time: float = 3.0
+    feeder_fails_every: int = 5  # 0: never
+    postgres: str = ""  # a conninfo: run the grace-period job as a leased singleton
 
 
 _local = threading.local()  # one sqlite3 connection per thread, as sqlite3 wants
@@ -108,17 +115,31 @@ class PublishOrderConfirmed:
         return f"PublishOrderConfirmed(order {self.order_id})"
 
 
+class OrderSourceDroppedError(ConnectionError):
+    """The (simulated) order source went away; the feeder's restart policy deals with it."""
+
+
 class OrderFeeder(th.BackgroundService):
-    """Submits a new order every ``NewOrderEvery`` seconds."""
+    """Submits a new order every ``NewOrderEvery`` seconds; every ``FeederFailsEvery`` orders
+    its (simulated) source drops and ``execute`` raises, to show a restart."""
+
+    RESTART = th.RestartPolicy(mode=th.RestartMode.ON_FAILURE, backoff=0.5, max_backoff=5,
+                               max_restarts=10, within=60)
 
     def __init__(self, db: OrdersDb, settings: th.Options[DemoSettings],
                  clock: th.Clock) -> None:
         self.db = db
         self.every = settings.value.new_order_every
+        self.fails_every = settings.value.feeder_fails_every
         self.clock = clock
+        self.submitted = 0
 
     def execute(self, stopping_token: th.CancellationToken) -> None:
         while not stopping_token.is_cancellation_requested:
+            if self.fails_every and self.submitted and self.submitted % self.fails_every == 0:
+                self.submitted += 1  # the next run goes on
+                raise OrderSourceDroppedError("the order source dropped the connection")
+            self.submitted += 1
             with self.db.connection() as connection:
                 cursor = connection.execute("INSERT INTO orders (submitted_at) VALUES (?)",
                                             (self.clock.now().timestamp(),))
@@ -185,8 +206,15 @@ def build(args: Sequence[str]) -> th.HostApplicationBuilder:
     builder.services.add_instance(th.BackgroundTaskQueue, th.BackgroundTaskQueue(100))
     # Registered first, so stopped last: it drains every confirmation handed to it.
     builder.services.add_hosted_service(th.QueuedHostedService)
-    builder.services.add_hosted_service(GracePeriodManager)
-    builder.services.add_hosted_service(OrderFeeder)
+    conninfo = builder.configuration.get("Demo:Postgres") or ""
+    if conninfo:
+        # Several replicas may run the demo: only the lease holder confirms orders.
+        from threadhost.contrib.postgres import PostgresLease  # noqa: PLC0415 (an extra)
+        builder.services.add_hosted_service(GracePeriodManager, singleton=PostgresLease(
+            conninfo, "threadhost-demo:grace-period", check_interval=2.0))
+    else:
+        builder.services.add_hosted_service(GracePeriodManager)
+    builder.services.add_hosted_service(OrderFeeder, restart=OrderFeeder.RESTART)
     builder.add_thread_exit_hook(close_thread_connection)
     # Probes on a free port (Health:Port in any source picks another): /healthz, /readyz, ...
     builder.use_health_endpoint(port=0)
@@ -215,6 +243,9 @@ def run_demo(args: Sequence[str], *, json_logs: bool = False,
         lambda: print(f"Health endpoint: http://{_address(host)}/health", flush=True))
     code = host.run()
     print(summary(db.path), flush=True)
+    if host.report is not None and host.report.restarts:
+        print("restarts: " + ", ".join(f"{name} {count}" for name, count
+                                       in host.report.restarts.items()), flush=True)
     return code
 
 
