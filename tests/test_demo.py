@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import signal
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tests._services import WAIT
 from tests._subprocess import App
 
 FAST = ["--Demo:NewOrderEvery=0.05", "--Demo:CheckUpdateTime=0.1", "--Demo:GracePeriodTime=0.2"]
@@ -75,3 +77,15 @@ def test_restart_publishes_confirmations_a_killed_run_left_behind(tmp_path: Path
         assert app.wait(30) == 0
     assert any("Order 1 was confirmed but never published" in line for line in app.stdout)
     assert_every_confirmed_order_published_once(db)
+
+
+def test_demo_serves_the_probes_on_a_free_port_and_prints_the_address(tmp_path: Path) -> None:
+    with App("-m", "threadhost", "demo", f"--Demo:Database={tmp_path / 'orders.db'}") as app:
+        line = app.expect("Health endpoint: http://127.0.0.1:")
+        port = int(line.rsplit(":", 1)[1].split("/")[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+        conn.request("GET", "/readyz")
+        assert conn.getresponse().status == 200
+        conn.close()
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()

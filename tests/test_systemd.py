@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests._services import WAIT
+import threadhost as th
+from tests._services import WAIT, make_builder, stop_within
 from tests._subprocess import App
+from threadhost.testing import FakeClock
 
 APP = "tests/apps/systemd_app.py"
 
@@ -100,3 +102,71 @@ def test_unreachable_socket_is_logged_once_and_the_host_runs(tmp_path: Path) -> 
         app.send(signal.SIGTERM)
         assert app.wait() == 0, app.output()
     assert len([line for line in app.stderr if "Cannot notify systemd" in line]) == 1
+
+
+def test_stopping_extends_systemds_timeout_to_the_deadline_plus_five_seconds(
+        systemd: Systemd) -> None:
+    env = {"NOTIFY_SOCKET": systemd.address}
+    with App(APP, "--HostOptions:ShutdownTimeout=7", env=env) as app:
+        systemd.until("READY=1")
+        app.send(signal.SIGTERM)
+        stopping = systemd.receive()
+        while "STOPPING=1" not in stopping:
+            stopping = systemd.receive()
+        assert app.wait() == 0, app.output()
+    assert "EXTEND_TIMEOUT_USEC=12000000" in stopping  # (7 + 5) s in µs, with STOPPING=1
+
+
+class HangsAfterTen(th.BackgroundService):
+    """Heartbeats when the test says so; liveness 10 virtual seconds."""
+
+    liveness_timeout = 10.0
+
+    def execute(self, stopping_token: th.CancellationToken) -> None:
+        stopping_token.wait()
+
+
+def _datagrams(receiver: Systemd) -> list[str]:
+    """Every datagram already in the socket, without waiting."""
+    receiver.sock.setblocking(False)
+    lines: list[str] = []
+    try:
+        while True:
+            lines += receiver.receive()
+    except BlockingIOError:
+        pass
+    finally:
+        receiver.sock.settimeout(WAIT)
+    return lines
+
+
+def test_the_watchdog_is_fed_only_while_the_host_is_not_unhealthy(
+        systemd: Systemd, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFY_SOCKET", systemd.address)
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")  # fed every virtual second
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    clock = FakeClock()
+    worker = HangsAfterTen()
+    builder = make_builder(worker, clock=clock, shutdown_timeout=30.0, shutdown_delay=3.0)
+    builder.use_systemd()
+    host = builder.build()
+    host.start()
+    clock.advance(0)
+    assert "READY=1" in _datagrams(systemd)
+    fed = []
+    for _ in range(14):  # 10 s healthy, then hung (strictly older than 10 s)
+        clock.advance(1.0)
+        fed.append(_datagrams(systemd).count("WATCHDOG=1"))
+    assert fed == [1] * 10 + [0] * 4
+    worker.heartbeat()  # progress again: fed again at the next interval
+    clock.advance(1.0)
+    assert _datagrams(systemd).count("WATCHDOG=1") == 1
+    # The stop: STOPPING=1 and EXTEND_TIMEOUT_USEC at once, before the drain ends.
+    host.services.get(th.HostApplicationLifetime).stop_application()
+    clock.advance(0)
+    sent = _datagrams(systemd)
+    assert "STOPPING=1" in sent and "EXTEND_TIMEOUT_USEC=35000000" in sent
+    clock.advance(3.0)
+    assert stop_within(host).clean
+    host.close()

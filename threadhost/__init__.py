@@ -15,6 +15,7 @@ from ._configuration import Configuration
 from ._console_lifetime import ConsoleLifetime
 from ._environment import HostEnvironment
 from ._errors import ConfigurationError, HostStartupError, OperationCanceledError, QueueFullError
+from ._health import HealthReport, HealthStatus, ServiceHealth
 from ._host import Host
 from ._hosted_service import HostedLifecycleService, HostedService
 from ._lease import Lease, LeaseInfo, current_lease
@@ -46,6 +47,8 @@ __all__ = [
     "ConsoleLifetime",
     "ConsoleLifetimeOptions",
     "Event",
+    "HealthReport",
+    "HealthStatus",
     "Host",
     "HostApplicationBuilder",
     "HostApplicationLifetime",
@@ -70,6 +73,7 @@ __all__ = [
     "RestartPolicy",
     "ServiceCollection",
     "ServiceError",
+    "ServiceHealth",
     "ServiceState",
     "ShutdownReport",
     "Straggler",

@@ -60,10 +60,19 @@ class BackgroundService(HostedService):
     restart policy and on ``HostOptions.background_service_exception_behavior``. Returning
     early is not an error: the host keeps running without this service.
 
+    Liveness (SPEC §10): call ``heartbeat()`` whenever the work makes progress; with
+    ``liveness_timeout`` set (seconds on the host's clock, as a class attribute, or
+    ``add_hosted_service(..., liveness_timeout=...)``, which wins), a heartbeat older than that
+    makes the host UNHEALTHY (``/healthz`` 503; systemd's watchdog is no longer fed). The start
+    of each run counts as a heartbeat. None (the default): heartbeats are not checked.
+
     Subclasses need not call ``super().__init__()``, and may use any attribute name but
-    ``thread``, ``stopping_token``, ``exception`` and ``_threadhost``. A service instance is
-    started once: a second ``start()`` raises RuntimeError.
+    ``thread``, ``stopping_token``, ``exception``, ``heartbeat``, ``liveness_timeout`` and
+    ``_threadhost``. A service instance is started once: a second ``start()`` raises
+    RuntimeError.
     """
+
+    liveness_timeout: float | None = None
 
     @abc.abstractmethod
     def execute(self, stopping_token: CancellationToken) -> None:
@@ -91,11 +100,26 @@ class BackgroundService(HostedService):
         """What ``execute`` raised, or None (also None for a clean cancellation)."""
         return _state_of(self).exception
 
+    def heartbeat(self) -> None:
+        """Record progress now (host clock), for ``liveness_timeout``.
+
+        Any thread; lock-free, never blocks, never raises. A no-op before ``start()``.
+        """
+        slot = _state_of(self).slot
+        if slot is not None:
+            slot.heartbeat()
+
     def start(self, cancellation_token: CancellationToken) -> None:
         """Start ``execute`` on a new daemon thread and return at once.
 
-        Called on a host thread. Raises RuntimeError if the service was already started.
+        Called on a host thread. Raises RuntimeError if the service was already started,
+        ValueError for a ``liveness_timeout`` class attribute that is not seconds > 0 or None.
         """
+        limit = type(self).liveness_timeout
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)
+                                  or not limit > 0):
+            raise ValueError(f"{type(self).__name__}.liveness_timeout={limit!r} is invalid: "
+                             "expected seconds > 0, or None")
         state = _state_of(self)
         with state.lock:
             if state.slot is not None:
@@ -103,6 +127,8 @@ class BackgroundService(HostedService):
                     f"Cannot start {self!r}: a BackgroundService instance runs only once.")
             slot = state.slot = current_slot() or standalone_slot(
                 type(self).__name__, cancellation_token.clock)
+        if slot.liveness_timeout is None:  # the registration's value wins
+            slot.liveness_timeout = limit
         slot.rerun = lambda delay: begin_run(self, delay)
         begin_run(self)
 
@@ -172,7 +198,9 @@ def _run(service: BackgroundService, state: _State, slot: ServiceSlot,
             return
         slot.move(ServiceState.RUNNING)
         state.exception = None
-    slot.tracker.run_began = slot.clock.monotonic()
+    # The start of a run counts as a heartbeat: "since the run began, if it has not
+    # heartbeated yet" (SPEC §10) is then one subtraction for health().
+    slot.tracker.run_began = slot.heartbeat_at = slot.clock.monotonic()
     error: BaseException | None = None
     try:
         service.execute(stopping.token)

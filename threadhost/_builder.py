@@ -14,6 +14,8 @@ from ._configuration import Configuration
 from ._console_lifetime import ConsoleLifetime
 from ._environment import PRODUCTION, HostEnvironment
 from ._errors import ConfigurationError
+from ._health import HealthMonitor
+from ._health_endpoint import parse_host, parse_port, register_endpoint
 from ._host import Host
 from ._lease import bind_leases
 from ._lifetime import HostApplicationLifetime, HostLifetime
@@ -76,6 +78,7 @@ class HostApplicationBuilder:
         self.services = ServiceCollection()
         self.logging = LoggingBuilder(self.configuration)
         self._thread_exit_hooks: list[ThreadExitHook] = []
+        self._health_endpoint: tuple[str, int] | None = None  # use_health_endpoint's
         self._built = False
         # Lowest first: the host setting, the HostOptions section, then code.
         self.services.configure(HostOptions)
@@ -118,9 +121,26 @@ class HostApplicationBuilder:
         self.services.add_hosted_service(_SystemdLifecycle)
         interval = watchdog_interval(environ)
         if interval is not None:
-            def watchdog(lifetime: HostApplicationLifetime) -> SystemdWatchdog:
-                return SystemdWatchdog(notifier, lifetime, interval)
+            def watchdog(lifetime: HostApplicationLifetime, health: HealthMonitor
+                         ) -> SystemdWatchdog:
+                return SystemdWatchdog(notifier, lifetime, interval, health)
             self.services.add_hosted_service(watchdog)
+        return self
+
+    def use_health_endpoint(self, port: int = 8080, host: str = "127.0.0.1"
+                            ) -> HostApplicationBuilder:
+        """Serve ``/healthz``, ``/readyz``, ``/health`` (and ``/metrics`` with the ``metrics``
+        extra) over HTTP on ``host:port``, from before the services start until after they
+        stopped (SPEC §10).
+
+        ``port=0`` picks a free port (``Host.health_endpoint_address`` tells which). The
+        configuration keys ``Health:Port`` and ``Health:Host`` win over these arguments (and
+        ``Health:Port`` alone turns the endpoint on). Builder thread. Raises ValueError for a
+        port outside 0-65535 or an empty host; a port in use fails ``Host.start()`` with
+        ``HostStartupError`` naming the address. Returns the builder.
+        """
+        self._health_endpoint = (parse_host(host, "use_health_endpoint(host)"),
+                                 parse_port(port, "use_health_endpoint(port)"))
         return self
 
     def add_thread_exit_hook(self, hook: ThreadExitHook) -> HostApplicationBuilder:
@@ -148,6 +168,7 @@ class HostApplicationBuilder:
         options = services._build_options(config)
         bind_leases((r.service_name, r.singleton) for r in services._hosted
                     if r.singleton is not None)
+        register_endpoint(services, config, self._health_endpoint)
 
         def configure(binder: injector.Binder) -> None:
             binder.bind(Configuration, to=injector.InstanceProvider(config))

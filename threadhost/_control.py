@@ -339,6 +339,12 @@ class HostCore:
         self.app._stop_reason = reason
         log.stopping(reason)
         self._stop_begun.cancel()
+        # Drain (SPEC §10): STOPPING=1 and "Application is shutting down..." at once (readiness
+        # went False when the stop was requested), then the services keep running for
+        # shutdown_delay inside this deadline; application_stopping fires after it.
+        self.app._run_when_stopping()
+        if not was_starting:  # never ready, nothing to drain
+            self._drain(deadline)
         stragglers: list[Straggler] = []
         if was_starting and self._start_token is not None:
             self._start_token.cancel()
@@ -369,8 +375,22 @@ class HostCore:
                         clock)
         for entry in entries:
             entry.slot.move(ServiceState.STOPPED)
+            entry.slot.stop_duration = result.timings.get(entry.name)
         log.stopped(result.elapsed, result.clean)
         return result
+
+    def _drain(self, deadline: Deadline) -> None:
+        """Wait ``shutdown_delay`` on the host's clock (no longer than the deadline leaves:
+        a ``Host.stop(timeout)`` may be shorter). Control thread; the signal watcher stays
+        independent, so a second signal during the drain still ends the process."""
+        delay = self.options.shutdown_delay
+        if delay <= 0:
+            return
+        remaining = deadline.remaining()
+        if remaining is not None:
+            delay = min(delay, remaining)
+        log.draining(delay)
+        self.clock.wait(None, delay)
 
     def join_control(self) -> None:
         control = self._control

@@ -12,6 +12,7 @@ import injector
 from ._console_lifetime import ConsoleLifetime
 from ._control import HostCore
 from ._errors import HostStartupError
+from ._health import HealthMonitor, HealthReport
 from ._hosted_service import HostedService
 from ._registry import ThreadExitHook
 from ._report import ShutdownReport
@@ -44,6 +45,8 @@ class Host:
                  thread_exit_hooks: Sequence[ThreadExitHook] = ()) -> None:
         """Internal: use ``HostApplicationBuilder.build()``."""
         self._core = HostCore(services, hosted, thread_exit_hooks)
+        self._health = services.get(HealthMonitor)
+        self._health.attach(self._core.registry, self._core.app, self._core.clock)
 
     @staticmethod
     def create_application_builder(args: Sequence[str] | None = None) -> HostApplicationBuilder:
@@ -62,6 +65,22 @@ class Host:
     def report(self) -> ShutdownReport | None:
         """The report of the stop, once the host has stopped; None before. Any thread."""
         return self._core.report
+
+    def health(self) -> HealthReport:
+        """The host's health and readiness now (SPEC §10); see ``HealthReport``.
+
+        Any thread, any time (before ``start()``: no services, not ready). Never waits for a
+        service; waits at most 1 s of real time for the custom checks, which run on threads
+        of their own. Never raises: a check that raises or hangs is UNHEALTHY in the report.
+        """
+        return self._health.report()
+
+    @property
+    def health_endpoint_address(self) -> tuple[str, int] | None:
+        """The ``(host, port)`` the health endpoint listens on, once it does (port 0 asked
+        for a free port: this is the one it got); None without an endpoint or before
+        ``start()``. Any thread."""
+        return self._health.endpoint_address
 
     def start(self, timeout: float | None = None) -> None:
         """Start the host; return once every service has started.
@@ -99,8 +118,12 @@ class Host:
         Idempotent: every caller gets the same report, and ``timeout`` counts only for the
         call that begins the stop, which carries it out on its own thread (a stop requested
         with ``stop_application()`` or a signal runs on ``threadhost:host``). Order
-        (``_plan.STOP_PLAN``):
+        (``_plan.STOP_PLAN``, after the drain):
 
+        0. the drain: readiness is already False (from the request on); threadhost's own
+           stopping notices go out at once (systemd ``STOPPING=1``, "Application is shutting
+           down..."); then ``HostOptions.shutdown_delay`` passes on the host's clock while
+           the services keep running (skipped for a stop that came during start);
         1. ``application_stopping`` fires; all its callbacks finish before step 2;
         2. every ``stopping`` (HostedLifecycleService), in reverse registration order;
         3. every ``stop``, in reverse registration order;
@@ -109,7 +132,8 @@ class Host:
         6. ``application_stopped`` fires.
 
         One deadline, ``HostOptions.shutdown_timeout`` (or ``timeout`` if shorter) from the
-        moment the stop begins, measured on the host's clock, covers all of it: the token every
+        moment the stop begins, measured on the host's clock, covers all of it, the drain
+        included (a ``timeout`` shorter than the delay cuts the drain): the token every
         hook receives is cancelled when it passes (``math.inf``: no deadline). What still runs
         user code then (a BackgroundService thread, a hook, a lifetime callback) gets a grace of
         0.5 s of real time, and is then abandoned and logged at ERROR with its stack. Every

@@ -58,6 +58,7 @@ class HostApplicationLifetime:
         self._on_request: Callable[[], None] | None = None  # the host's wake-up; set at start
         self._when_stopping: list[Callable[[], None]] = []  # threadhost's own, quick, inline
         self._when_stopped: list[Callable[[], None]] = []  # threadhost's own, after the stop
+        self._announced = False  # _when_stopping hooks have run; control thread only
 
     @property
     def application_started(self) -> CancellationToken:
@@ -109,12 +110,21 @@ class HostApplicationLifetime:
     def _fire_started(self) -> None:
         cancel_logging(self._started, "application_started")
 
-    def _fire_stopping(self) -> None:
+    def _run_when_stopping(self) -> None:
+        """threadhost's own stopping hooks (STOPPING=1, "Application is shutting down..."),
+        once: the host runs them as the stop begins, before the drain (SPEC §10); firing
+        ``application_stopping`` runs them first if nobody did. Control thread only."""
+        if self._announced:
+            return
+        self._announced = True
         for hook in list(self._when_stopping):
             try:
                 hook()
             except Exception as exc:
                 log.callback_failed("application_stopping", exc)
+
+    def _fire_stopping(self) -> None:
+        self._run_when_stopping()
         _cancel_raising(self._stopping)
 
     def _fire_stopped(self) -> None:

@@ -4,6 +4,7 @@ Templates use lazy ``%s`` arguments. Loggers:
 
 * ``threadhost.hosting`` — the host: start, stop, crashes, stragglers;
 * ``threadhost.hosting.lifetime`` — ``ConsoleLifetime``'s status messages and signals;
+* ``threadhost.hosting.health`` — health checks, the probe endpoint, the drain;
 * ``threadhost.services`` — ready-made services (periodic, queued);
 * ``threadhost.testing`` — ``FakeClock``;
 * ``threadhost.lease`` — leased singleton services (SPEC §11): acquired, lost, unreachable.
@@ -22,6 +23,7 @@ services_log = logging.getLogger("threadhost.services")
 testing_log = logging.getLogger("threadhost.testing")
 lease_log = logging.getLogger("threadhost.lease")
 clock_log = logging.getLogger("threadhost.clock")
+health_log = logging.getLogger("threadhost.hosting.health")
 
 
 def starting() -> None:
@@ -234,3 +236,41 @@ def clock_outsider_released(thread_name: str, stall_timeout: float) -> None:
     testing_log.debug(
         "FakeClock: thread %r, woken by the clock, has not waited on it again for %ss of real "
         "time; it no longer holds the clock back.", thread_name, stall_timeout)
+
+
+def health_check_failing(name: str, error: str) -> None:
+    health_log.warning("Health check %r is failing: %s", name, error)
+
+
+def health_check_recovered(name: str) -> None:
+    health_log.info("Health check %r is passing again.", name)
+
+
+def health_endpoint_listening(host: str, port: int) -> None:
+    health_log.info("Health endpoint listening on http://%s:%s", host, port)
+
+
+def health_endpoint_stopped(host: str, port: int) -> None:
+    health_log.debug("Health endpoint on http://%s:%s stopped", host, port)
+
+
+def health_request(client: str, line: str, status: int) -> None:
+    health_log.debug("%s %r %s", client, line, status)
+
+
+def health_request_failed(client: str, exc: BaseException) -> None:
+    health_log.warning("Health endpoint: a request from %s failed.", client, exc_info=exc)
+
+
+def draining(delay: float) -> None:
+    health_log.info("Draining: not ready; the services keep running for shutdown_delay=%ss "
+                    "(host clock) before they are stopped.", delay)
+
+
+def watchdog_withheld() -> None:
+    health_log.warning("The host is UNHEALTHY: WATCHDOG=1 is no longer sent to systemd, which "
+                       "restarts the unit when WatchdogSec= passes.")
+
+
+def watchdog_resumed() -> None:
+    health_log.info("The host is no longer UNHEALTHY: WATCHDOG=1 is sent to systemd again.")

@@ -67,6 +67,8 @@ class PeriodicBackgroundService(BackgroundService):
         in_a_row = 0
         slot = slot_of(self)
         limit = self.max_consecutive_failures
+        if slot is not None and slot.periodic_runs is None:
+            slot.periodic_runs = 0  # a restart keeps counting
         while True:
             try:
                 self.run_once(stopping_token)
@@ -84,6 +86,7 @@ class PeriodicBackgroundService(BackgroundService):
                     slot.count_failure(exc)
             if slot is not None:
                 slot.heartbeat()
+                slot.periodic_runs = (slot.periodic_runs or 0) + 1  # only this thread writes
             if stopping_token.is_cancellation_requested:
                 return
             elapsed_ticks = (clock.monotonic() - grid_start) / interval

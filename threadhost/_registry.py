@@ -115,7 +115,12 @@ class ServiceSlot:
         self._idle: CancellationTokenSource | None = None  # guarded by _lock; see ended_token
         # (cancelled, and dropped, when the last live thread leaves)
         self._unfinished: list[object] = []  # guarded by _lock
-        self.heartbeat_at: float | None = None  # host clock; a float write is atomic
+        self.heartbeat_at: float | None = None  # host clock: the later of the last heartbeat
+        # and the start of the current run (see _health); a float write is atomic
+        # For metrics (_metrics), each written by one thread at a time; single-reference reads:
+        self.queue_depth: Callable[[], int] | None = None  # QueuedHostedService: items waiting
+        self.periodic_runs: int | None = None  # PeriodicBackgroundService: runs made
+        self.stop_duration: float | None = None  # seconds its last stop took (host clock)
         self.restarts = 0  # guarded by _lock
         self.failures = 0  # guarded by _lock
         self.last_error: BaseException | None = None  # guarded by _lock

@@ -21,6 +21,7 @@ import injector
 from ._binding import resolve_type_hints
 from ._configuration import Configuration
 from ._errors import ConfigurationError
+from ._health import HealthCheck, HealthMonitor
 from ._hosted_service import HostedRegistration, HostedService, HostedServiceFactory
 from ._lease import Lease
 from ._options import Options
@@ -129,6 +130,8 @@ class ServiceCollection:
         self._bindings: list[Callable[[injector.Binder], None]] = []
         self._hosted: list[HostedRegistration] = []
         self._options: dict[type, list[OptionsAction]] = {}
+        self._health = HealthMonitor()  # the host's; its checks are added below
+        self.add_instance(HealthMonitor, self._health)
 
     def add_hosted_service(self, service: type[HostedService] | HostedService
                            | Callable[..., HostedService], *,
@@ -188,6 +191,18 @@ class ServiceCollection:
                             "threadhost.Lease (e.g. threadhost.contrib.postgres.PostgresLease)")
         self._hosted.append(HostedRegistration(factory, name, restart, liveness_timeout,
                                                singleton))
+        return self
+
+    def add_health_check(self, name: str, check: HealthCheck) -> ServiceCollection:
+        """Add a custom health check: ``check()`` returns a ``HealthStatus`` or a bool (False
+        means UNHEALTHY); see ``Host.health()``.
+
+        ``check`` runs on a thread of its own each time the health is asked for, never on the
+        asking thread; an answer later than 1 s of real time, or an exception, makes it
+        UNHEALTHY for that call, with the error in the report. Raises TypeError for a
+        non-callable check or a non-string name, ValueError for an empty or repeated name.
+        """
+        self._health.add_check(name, check)
         return self
 
     def add_singleton(self, interface: Any, to: Any = None) -> ServiceCollection:

@@ -3,10 +3,14 @@
 ``HostApplicationBuilder.use_systemd()`` adds, when ``NOTIFY_SOCKET`` is set:
 
 * ``READY=1`` (with ``STATUS=Running``) once the host has started;
-* ``STOPPING=1`` (with ``STATUS=Stopping: <reason>``) when the stop begins;
+* ``STOPPING=1`` (with ``STATUS=Stopping: <reason>``) when the stop begins, with
+  ``EXTEND_TIMEOUT_USEC=`` the shutdown deadline plus 5 s, so systemd's own stop timeout
+  never kills the host before its deadline (``HostOptions.shutdown_timeout`` is used: the
+  hook runs as the deadline is set, and a longer extension than needed costs nothing);
 * ``WATCHDOG=1`` every half ``WATCHDOG_USEC``, on the thread ``threadhost:SystemdWatchdog``,
-  only between "started" and "stopping", so a host that hangs in start or stop is killed
-  by systemd as it should be;
+  only between "started" and "stopping" and only while ``Host.health()`` is not UNHEALTHY
+  (SPEC §10), so a host that hangs in start or stop, or whose worker stopped heartbeating
+  past its ``liveness_timeout``, is restarted by systemd as it should be;
 
 and, when ``JOURNAL_STREAM`` is set (systemd connected stderr to the journal), the console
 ``systemd`` formatter. Without those variables it changes nothing. Notifications are
@@ -23,10 +27,14 @@ import threading
 from collections.abc import Mapping
 from typing import final
 
+from . import _log_messages as log
 from ._background_service import BackgroundService
 from ._cancellation import CancellationToken, CancellationTokenSource
+from ._deadline import is_unbounded
+from ._health import HealthMonitor, HealthStatus
 from ._hosted_service import HostedService
 from ._lifetime import HostApplicationLifetime
+from ._options import HostOptions
 
 _log = logging.getLogger("threadhost.hosting.systemd")
 
@@ -65,30 +73,45 @@ class SystemdNotifier:
 class _SystemdLifecycle(HostedService):
     """Sends READY=1 when the application has started and STOPPING=1 when it stops."""
 
-    def __init__(self, notifier: SystemdNotifier, lifetime: HostApplicationLifetime) -> None:
+    def __init__(self, notifier: SystemdNotifier, lifetime: HostApplicationLifetime,
+                 options: HostOptions) -> None:
         self._notifier = notifier
         self._lifetime = lifetime
+        self._options = options
 
     def start(self, cancellation_token: CancellationToken) -> None:
         self._lifetime.application_started.register(
             lambda: self._notifier.notify("READY=1", "STATUS=Running"))
-        # threadhost's own quick hook, not a user callback: the stop can fire the event inline.
-        self._lifetime._when_stopping.append(
-            lambda: self._notifier.notify(
-                "STOPPING=1", f"STATUS=Stopping: {self._lifetime.stop_reason or 'requested'}"))
+        # threadhost's own quick hook, not a user callback: the host runs it on its control
+        # thread as the stop begins (before the drain).
+        self._lifetime._when_stopping.append(self._stopping)
+
+    def _stopping(self) -> None:
+        lines = ["STOPPING=1", f"STATUS=Stopping: {self._lifetime.stop_reason or 'requested'}"]
+        timeout = self._options.shutdown_timeout
+        if not is_unbounded(timeout):
+            lines.append(f"EXTEND_TIMEOUT_USEC={extend_usec(timeout)}")
+        self._notifier.notify(*lines)
 
     def stop(self, cancellation_token: CancellationToken) -> None:
         self._notifier.close()
 
 
+def extend_usec(remaining: float) -> int:
+    """``EXTEND_TIMEOUT_USEC``'s value for ``remaining`` seconds of deadline: plus 5 s, in µs."""
+    return int((remaining + 5.0) * 1_000_000)
+
+
 class SystemdWatchdog(BackgroundService):
     """Sends WATCHDOG=1 every ``interval`` seconds (on the host's clock) while the host is
-    healthy: from ``application_started`` until ``application_stopping``."""
+    healthy: from ``application_started`` until ``application_stopping``, and only while
+    ``health`` is not UNHEALTHY (its custom checks may take up to 1 s of real time)."""
 
     def __init__(self, notifier: SystemdNotifier, lifetime: HostApplicationLifetime,
-                 interval: float) -> None:
+                 interval: float, health: HealthMonitor | None = None) -> None:
         self._notifier = notifier
         self._lifetime = lifetime
+        self._health = health
         self.interval = interval
 
     def execute(self, stopping_token: CancellationToken) -> None:
@@ -97,8 +120,15 @@ class SystemdWatchdog(BackgroundService):
             with CancellationTokenSource.create_linked(
                     unhealthy.token, self._lifetime.application_started) as started:
                 started.token.wait()
+            withheld = False
             while not unhealthy.is_cancellation_requested:
-                self._notifier.notify("WATCHDOG=1")
+                sick = self._health is not None and (
+                    self._health.status() is HealthStatus.UNHEALTHY)
+                if sick != withheld:  # log once per change, not once per interval
+                    withheld = sick
+                    (log.watchdog_withheld if sick else log.watchdog_resumed)()
+                if not sick:
+                    self._notifier.notify("WATCHDOG=1")
                 if unhealthy.token.wait(self.interval):
                     return
 

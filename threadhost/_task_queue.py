@@ -30,6 +30,10 @@ from ._registry import ServiceSlot, current_slot, standalone_slot
 
 WorkItem = Callable[[CancellationToken], object]
 
+IDLE_HEARTBEAT = 1.0
+"""Seconds (host clock) between the heartbeats of an idle worker (SPEC §10: at least one a
+second while idle). One timed wait per idle worker per second: no cost while there is work."""
+
 
 @final
 class BackgroundTaskQueue:
@@ -134,9 +138,10 @@ class BackgroundTaskQueue:
             if self._clock is None:
                 self._clock = clock
 
-    def _take(self, draining: CancellationToken, abandoned: CancellationToken
-              ) -> WorkItem | None:
-        """The next item; None when the worker should end (abandoned, or drained and empty)."""
+    def _take(self, draining: CancellationToken, abandoned: CancellationToken,
+              idle: Callable[[], None] | None = None) -> WorkItem | None:
+        """The next item; None when the worker should end (abandoned, or drained and empty).
+        While it waits, ``idle()`` is called every ``IDLE_HEARTBEAT`` seconds (queue's clock)."""
         clock = self._clock or SYSTEM_CLOCK
         while True:
             with self._lock:
@@ -150,7 +155,9 @@ class BackgroundTaskQueue:
                     return None
                 signal = CancellationTokenSource(clock)
                 self._takers.append(signal)
-            self._wait(signal, self._takers, None)
+            self._wait(signal, self._takers, None if idle is None else IDLE_HEARTBEAT)
+            if idle is not None:
+                idle()  # woken or timed out: either way the worker is alive and waiting
         if room is not None:
             room.cancel()
         return item
@@ -224,6 +231,8 @@ class QueuedHostedService(HostedService):
                                                                   cancellation_token.clock)
         clock = slot.clock
         self.queue._attach(self, clock)
+        slot.queue_depth = self.queue.__len__
+        slot.heartbeat()  # the run begins: the age counts from here until the first item
         state.draining = CancellationTokenSource(clock)
         state.abandoned = CancellationTokenSource(clock)
         for index in range(self.workers):
@@ -265,7 +274,7 @@ class QueuedHostedService(HostedService):
         token = state.abandoned.token
         try:
             while True:
-                item = self.queue._take(state.draining.token, token)
+                item = self.queue._take(state.draining.token, token, state.slot.heartbeat)
                 if item is None:
                     return
                 try:

@@ -216,7 +216,14 @@ def build(args: Sequence[str]) -> th.HostApplicationBuilder:
         builder.services.add_hosted_service(GracePeriodManager)
     builder.services.add_hosted_service(OrderFeeder, restart=OrderFeeder.RESTART)
     builder.add_thread_exit_hook(close_thread_connection)
+    # Probes on a free port (Health:Port in any source picks another): /healthz, /readyz, ...
+    builder.use_health_endpoint(port=0)
     return builder
+
+
+def _address(host: th.Host) -> str:
+    address = host.health_endpoint_address
+    return f"{address[0]}:{address[1]}" if address is not None else "(none)"
 
 
 def run_demo(args: Sequence[str], *, json_logs: bool = False,
@@ -232,6 +239,8 @@ def run_demo(args: Sequence[str], *, json_logs: bool = False,
         timer.token.register(lambda: lifetime.request_stop(f"--duration of {duration}s elapsed"))
         lifetime.application_started.register(lambda: timer.cancel_after(duration))
     db = host.services.get(OrdersDb)
+    host.services.get(th.HostApplicationLifetime).application_started.register(
+        lambda: print(f"Health endpoint: http://{_address(host)}/health", flush=True))
     code = host.run()
     print(summary(db.path), flush=True)
     if host.report is not None and host.report.restarts:
