@@ -576,3 +576,9 @@ class Host:
     def __repr__(self) -> str:
         return f"<Host {self._state.value}, {len(self._hosted)} hosted service(s)>"
 
+    def create_scope(self) -> contextlib.AbstractContextManager[injector.Injector]:
+        """A context manager yielding a child injector in which services registered with
+        ``add_scoped`` are made once and shared (one unit of work); see ``_scopes``. Any
+        thread; scoped context managers are exited when the block ends."""
+        from ._scopes import create_scope  # noqa: PLC0415  (self-contained addition)
+        return create_scope(self._injector)

@@ -5,7 +5,8 @@ Templates use lazy ``%s`` arguments. Loggers:
 * ``threadhost.hosting`` — the host: start, stop, crashes, stragglers;
 * ``threadhost.hosting.lifetime`` — ``ConsoleLifetime``'s status messages and signals;
 * ``threadhost.services`` — ready-made services (periodic, queued);
-* ``threadhost.testing`` — ``FakeClock``.
+* ``threadhost.testing`` — ``FakeClock``;
+* ``threadhost.configuration`` — reloads of watched configuration files.
 """
 
 from __future__ import annotations
@@ -137,3 +138,21 @@ def clock_stalled(thread_name: str, stall_timeout: float, stack: str) -> None:
     testing_log.warning(
         "FakeClock: thread %r stayed outside a clock wait for %ss of real time; it no longer "
         "holds the clock back. It is in:\n%s", thread_name, stall_timeout, stack)
+
+
+configuration_log = logging.getLogger("threadhost.configuration")
+
+
+def configuration_reloaded(path: str) -> None:
+    configuration_log.info("Configuration file %s changed and was reloaded.", path)
+
+
+def configuration_reload_failed(problem: str) -> None:
+    configuration_log.error(
+        "A watched configuration file changed but cannot be used; the last good "
+        "configuration stays: %s", problem)
+
+
+def options_callback_failed(options_type: str, exc: BaseException) -> None:
+    configuration_log.error("An OptionsMonitor[%s].on_change callback raised.", options_type,
+                            exc_info=exc)
