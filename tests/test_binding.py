@@ -72,7 +72,7 @@ def test_value_that_does_not_convert_names_full_key_value_and_type() -> None:
                                                             "GracePeriodTime": "1"}})
     with pytest.raises(th.ConfigurationError,
                        match=r"^Ordering:CheckUpdateTime='soon' is invalid: expected an integer "
-                             r"\(int\)$"):
+                             r"\(int\) \(set in in-memory\)$"):
         config.get_section("Ordering").bind(OrderingBackgroundSettings)
 
 
@@ -84,7 +84,8 @@ def test_value_that_does_not_convert_names_full_key_value_and_type() -> None:
 def test_conversion_errors_say_what_was_expected(key: str, value: str, expected: str) -> None:
     config = th.Configuration().add_in_memory({f"S:{key}": value})
     with pytest.raises(th.ConfigurationError,
-                       match=rf"^S:{key}='{value}' is invalid: expected {expected}$"):
+                       match=rf"^S:{key}='{value}' is invalid: expected {expected} "
+                             r"\(set in in-memory\)$"):
         config.get_section("S").bind(Settings)
 
 

@@ -66,7 +66,7 @@ def test_malformed_json_names_file_line_and_column(tmp_path: Path) -> None:
     path.write_text('{\n  "A": 1,\n  "B": 2\n  "C": 3\n}\n')
     config = th.Configuration().add_json_file(path)
     with pytest.raises(th.ConfigurationError,
-                       match=rf"^{path}:4:3: Expecting ',' delimiter$"):
+                       match=rf"^{path}:4:3: expected ',' or '}}', found '\"'$"):
         config.get("A")
 
 

@@ -156,13 +156,13 @@ def application_owns_logging() -> bool:
 
 
 def _matching_loggers(name: str) -> set[str]:
-    """``name`` and every existing logger (or placeholder) name equal to it ignoring case."""
+    """Every existing logger (or placeholder) name equal to ``name`` ignoring case; if there
+    is none, ``name`` as written (so ``MYAPP`` never creates a twin of ``myapp``)."""
     if not name:
         return {""}
     folded = fold_key(name)
-    names = {name}
-    names.update(n for n in list(logging.root.manager.loggerDict) if fold_key(n) == folded)
-    return names
+    names = {n for n in list(logging.root.manager.loggerDict) if fold_key(n) == folded}
+    return names or {name}
 
 
 @final
