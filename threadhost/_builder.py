@@ -83,10 +83,17 @@ class HostApplicationBuilder:
         return builder
 
     def _setup(self, host_settings: Configuration) -> None:
+        def setting(key: str) -> str | None:
+            # A bad command line is the configuration's error too: build() raises it.
+            try:
+                return host_settings.get(key)
+            except ConfigurationError:
+                return None
+
         self.environment = HostEnvironment(
-            environment_name=host_settings.get("environment") or PRODUCTION,
-            application_name=host_settings.get("applicationName") or _application_name(),
-            content_root_path=host_settings.get("contentRoot") or os.getcwd(),
+            environment_name=setting("environment") or PRODUCTION,
+            application_name=setting("applicationName") or _application_name(),
+            content_root_path=setting("contentRoot") or os.getcwd(),
         )
         self.configuration = Configuration().set_base_path(
             self.environment.content_root_path)
