@@ -24,11 +24,13 @@ from ._options import (
     ConsoleLifetimeOptions,
     HostOptions,
     Options,
+    OptionsMonitor,
 )
 from ._periodic import PeriodicBackgroundService
 from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork
 from ._services import ServiceCollection
 from ._task_queue import BackgroundTaskQueue, QueuedHostedService
+from ._version import __version__
 
 __all__ = [
     "BackgroundService",
@@ -54,6 +56,7 @@ __all__ = [
     "NullLifetime",
     "OperationCanceledError",
     "Options",
+    "OptionsMonitor",
     "PeriodicBackgroundService",
     "QueueFullError",
     "QueuedHostedService",
