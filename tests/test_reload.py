@@ -20,8 +20,8 @@ class Limits:
 
 
 def write(path: Path, count: str, level: str = "Warning") -> None:
-    path.write_text('{"Limits": {"Count": %s},\n "Logging": {"LogLevel": {"reload.app": "%s"}}}'
-                    % (count, level))
+    path.write_text(f'{{"Limits": {{"Count": {count}}},\n'
+                    f' "Logging": {{"LogLevel": {{"reload.app": "{level}"}}}}}}')
 
 
 @pytest.fixture

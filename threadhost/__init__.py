@@ -30,7 +30,7 @@ from ._periodic import PeriodicBackgroundService
 from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork
 from ._services import ServiceCollection
 from ._task_queue import BackgroundTaskQueue, QueuedHostedService
-from ._version import __version__
+from ._version import __version__ as __version__
 
 __all__ = [
     "BackgroundService",

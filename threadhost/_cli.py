@@ -144,7 +144,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         # host built at import time (environment-variable precedence).
         setting = f"--HostOptions:ShutdownTimeout={args.shutdown_timeout}"
         app_args.append(setting)
-        os.environ["HostOptions__ShutdownTimeout"] = str(args.shutdown_timeout)
+        os.environ["HOSTOPTIONS__SHUTDOWNTIMEOUT"] = str(args.shutdown_timeout)
     # The environment is a host setting: it must reach a builder made at import time.
     if args.environment:
         os.environ[f"{HOST_PREFIX}ENVIRONMENT"] = args.environment
