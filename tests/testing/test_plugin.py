@@ -89,3 +89,10 @@ def test_host_builder_is_hermetic(pytester: pytest.Pytester,
     pytester.makepyfile(test_hermetic=HERMETIC_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_readme_register_once_example_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(worker=readme_example("# worker.py"),
+                        test_worker=readme_example("# test_worker.py"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
