@@ -75,3 +75,15 @@ def test_restart_publishes_confirmations_a_killed_run_left_behind(tmp_path: Path
         assert app.wait(30) == 0
     assert any("Order 1 was confirmed but never published" in line for line in app.stdout)
     assert_every_confirmed_order_published_once(db)
+
+
+def test_without_a_database_setting_each_run_gets_a_fresh_file(tmp_path: Path) -> None:
+    paths = []
+    for _ in range(2):
+        with App("-m", "threadhost", "demo", "--duration", "0.2", *FAST,
+                 env={"TMPDIR": str(tmp_path)}) as app:
+            assert app.wait(30) == 0, app.output()
+        paths.append(Path(app.stdout[-1].rpartition("database: ")[2]))
+    assert paths[0] != paths[1]
+    assert all(p.parent.parent == tmp_path and p.parent.name.startswith("threadhost-demo-")
+               for p in paths)
