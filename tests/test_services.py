@@ -244,3 +244,20 @@ def test_elsewhere_the_missing_dependency_fails_start_before_any_service_starts(
         host.start()
     assert first.calls == []
     assert "nothing is registered for parameter 'value'" in str(caught.value.__cause__)
+
+
+class ChickenService(Calls):
+    def __init__(self, egg: Egg) -> None:
+        super().__init__()
+
+
+class Egg:
+    def __init__(self, chicken: ChickenService) -> None:
+        self.chicken = chicken
+
+
+def test_development_build_names_a_dependency_cycle() -> None:
+    builder = make_builder(ChickenService, args=["--environment=Development"])
+    with pytest.raises(TypeError, match=r"its dependencies form a cycle: ChickenService -> Egg "
+                                        r"-> ChickenService"):
+        builder.build()

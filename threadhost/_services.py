@@ -94,6 +94,38 @@ def _signature_of(target: Any) -> tuple[Any, list[inspect.Parameter], str]:
 _building = threading.local()
 
 
+def _trivial(target: Any) -> bool:
+    """True for a class whose ``__init__`` is ``object.__init__`` (nothing to inject)."""
+    return isinstance(target, type) and vars(object)["__init__"] is _init_of(target)
+
+
+def _decide(inj: injector.Injector, label: str, param: inspect.Parameter,
+            hints: dict[str, Any]) -> tuple[str, Any]:
+    """How ``autowire`` fills ``param``: ("get", interface) from the injector,
+    ("autowire", cls), ("skip", None) to leave the default, or ("error", message)."""
+    hint = hints.get(param.name)
+    has_default = param.default is not param.empty
+    if hint is None:
+        if has_default:
+            return "skip", None
+        return "error", (f"Cannot construct {label}: parameter {param.name!r} has no type "
+                         "hint, so the injector cannot tell what to pass; add a hint or a "
+                         "default.")
+    wanted = _unwrap_optional(hint)
+    if _explicitly_bound(inj, wanted):
+        return "get", wanted
+    if has_default:
+        return "skip", None
+    if _autowirable(wanted):
+        return "autowire", wanted
+    return "error", _unbound_message(label, param.name, hint)
+
+
+def _cycle(label: str, chain: list[Any]) -> str:
+    names = " -> ".join(getattr(t, "__qualname__", repr(t)) for t in chain)
+    return f"Cannot construct {label}: its dependencies form a cycle: {names}"
+
+
 def autowire(inj: injector.Injector, target: Callable[..., T]) -> T:
     """Call ``target`` (a class, a function or a ``functools.partial``) with its parameters
     resolved from ``inj``.
@@ -101,35 +133,24 @@ def autowire(inj: injector.Injector, target: Callable[..., T]) -> T:
     Raises TypeError naming the class and parameter when a parameter has no type hint and
     no default, when nothing is registered for it, or when the hints cannot be resolved.
     """
-    if isinstance(target, type) and vars(object)["__init__"] is _init_of(target):
-        return cast(T, target())
+    if _trivial(target):
+        return target()
     func, params, label = _signature_of(target)
     stack: list[Any] = _building.__dict__.setdefault("stack", [])
     if target in stack:
-        chain = " -> ".join(getattr(t, "__qualname__", repr(t)) for t in [*stack, target])
-        raise TypeError(f"Cannot construct {label}: its dependencies form a cycle: {chain}")
+        raise TypeError(_cycle(label, [*stack, target]))
     hints = resolve_type_hints(func, label)
     kwargs: dict[str, Any] = {}
     stack.append(target)
     try:
         for param in params:
-            hint = hints.get(param.name)
-            has_default = param.default is not param.empty
-            if hint is None:
-                if has_default:
-                    continue
-                raise TypeError(
-                    f"Cannot construct {label}: parameter {param.name!r} has no type hint, so "
-                    "the injector cannot tell what to pass; add a hint or a default.")
-            wanted = _unwrap_optional(hint)
-            if _explicitly_bound(inj, wanted):
-                kwargs[param.name] = inj.get(wanted)
-            elif has_default:
-                continue
-            elif _autowirable(wanted):
-                kwargs[param.name] = autowire(inj, wanted)
-            else:
-                raise TypeError(_unbound_message(label, param.name, hint))
+            action, what = _decide(inj, label, param, hints)
+            if action == "get":
+                kwargs[param.name] = inj.get(what)
+            elif action == "autowire":
+                kwargs[param.name] = autowire(inj, what)
+            elif action == "error":
+                raise TypeError(what)
     finally:
         stack.pop()
     return target(**kwargs)
@@ -144,38 +165,28 @@ def _target_of(provider: injector.Provider[Any]) -> Any:
 
 def missing_dependency(inj: injector.Injector, target: Any,
                        _seen: tuple[Any, ...] = ()) -> str | None:
-    """Why ``autowire(inj, target)`` would fail for want of a registration, or None.
+    """Why ``autowire(inj, target)`` would fail, or None.
 
-    Constructs nothing: it follows type hints and explicit bindings as ``autowire`` would.
-    Cycles and hints that cannot be resolved are reported too. Builder thread.
+    Constructs nothing: it follows type hints and explicit bindings with the same decisions
+    as ``autowire`` (``_decide``). Cycles and hints that cannot be resolved are reported too.
+    Builder thread.
     """
-    if target in _seen or (isinstance(target, type)
-                           and vars(object)["__init__"] is _init_of(target)):
+    if _trivial(target):
         return None
     try:
         func, params, label = _signature_of(target)
         hints = resolve_type_hints(func, label)
     except (TypeError, ValueError) as exc:
         return str(exc)
+    if target in _seen:
+        return _cycle(label, [*_seen, target])
     for param in params:
-        hint = hints.get(param.name)
-        has_default = param.default is not param.empty
-        if hint is None:
-            if has_default:
-                continue
-            return (f"Cannot construct {label}: parameter {param.name!r} has no type hint; "
-                    "add a hint or a default.")
-        wanted = _unwrap_optional(hint)
-        if _explicitly_bound(inj, wanted):
-            inner = _target_of(inj.binder.get_binding(wanted)[0].provider)
-            problem = None if inner is None else missing_dependency(
-                inj, inner, (*_seen, target))
-        elif has_default:
-            continue
-        elif _autowirable(wanted):
-            problem = missing_dependency(inj, wanted, (*_seen, target))
-        else:
-            problem = _unbound_message(label, param.name, hint)
+        action, what = _decide(inj, label, param, hints)
+        if action == "error":
+            return str(what)
+        inner = _target_of(inj.binder.get_binding(what)[0].provider) if action == "get" \
+            else what if action == "autowire" else None
+        problem = None if inner is None else missing_dependency(inj, inner, (*_seen, target))
         if problem is not None:
             return problem
     return None
