@@ -29,8 +29,6 @@ from ._json import SEPARATOR, Data, Entry, decode, fold_key, parse_settings, put
 
 T = TypeVar("T")
 
-__all__ = ["SEPARATOR", "Configuration", "fold_key"]
-
 
 class _Source:
     """One layer. ``path`` is set for a JSON file (so it can be read again on a change)."""

@@ -17,6 +17,7 @@ host_log = logging.getLogger("threadhost.hosting")
 lifetime_log = logging.getLogger("threadhost.hosting.lifetime")
 services_log = logging.getLogger("threadhost.services")
 testing_log = logging.getLogger("threadhost.testing")
+configuration_log = logging.getLogger("threadhost.configuration")
 
 
 def starting() -> None:
@@ -138,9 +139,6 @@ def clock_stalled(thread_name: str, stall_timeout: float, stack: str) -> None:
     testing_log.warning(
         "FakeClock: thread %r stayed outside a clock wait for %ss of real time; it no longer "
         "holds the clock back. It is in:\n%s", thread_name, stall_timeout, stack)
-
-
-configuration_log = logging.getLogger("threadhost.configuration")
 
 
 def configuration_reloaded(path: str) -> None:
