@@ -35,6 +35,8 @@ MAX_DEPTH = 64
 MAX_NUMBER_DIGITS = 4300  # sys.int_info.default_max_str_digits: what int() accepts
 SEPARATOR = ":"
 
+_GAP = re.compile(r"(?:[ \t\r\n]+|//[^\n]*|/\*.*?\*/)*", re.DOTALL)  # space, comments
+_CHUNK = re.compile(r'[^"\\\x00-\x1f]*')  # string characters that need no attention
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
             "t": "\t"}
@@ -128,30 +130,16 @@ class _Reader:
 
     def skip(self) -> None:
         """Skip whitespace and comments."""
-        text, n = self.text, len(self.text)
-        while self.pos < n:
-            c = text[self.pos]
-            if c in " \t\r\n":
-                self.pos += 1
-            elif text.startswith("//", self.pos):
-                end = text.find("\n", self.pos)
-                self.pos = n if end < 0 else end + 1
-            elif text.startswith("/*", self.pos):
-                end = text.find("*/", self.pos + 2)
-                if end < 0:
-                    raise self.fail("comment opened here is never closed (missing */)")
-                self.pos = end + 2
-            else:
-                return
+        self.pos = _GAP.match(self.text, self.pos).end()  # type: ignore[union-attr]
+        if self.text.startswith("/*", self.pos):
+            raise self.fail("comment opened here is never closed (missing */)")
 
     def string(self) -> str:
         text, start = self.text, self.pos
         self.pos += 1  # the opening quote
         parts: list[str] = []
         while True:
-            end = self.pos
-            while end < len(text) and text[end] not in '"\\' and text[end] >= " ":
-                end += 1
+            end = _CHUNK.match(text, self.pos).end()  # type: ignore[union-attr]
             parts.append(text[self.pos:end])
             self.pos = end
             if end >= len(text):
