@@ -261,3 +261,9 @@ def test_development_build_names_a_dependency_cycle() -> None:
     with pytest.raises(TypeError, match=r"its dependencies form a cycle: ChickenService -> Egg "
                                         r"-> ChickenService"):
         builder.build()
+
+
+def test_add_scoped_refuses_an_existing_instance() -> None:
+    with pytest.raises(TypeError, match=r"needs a class or a factory .*; register an existing "
+                                        r"object with add_instance\.$"):
+        make_builder().services.add_scoped(Repository, to=Repository())

@@ -300,9 +300,16 @@ class ServiceCollection:
 
     def add_scoped(self, interface: Any, to: Any = None) -> ServiceCollection:
         """Register ``interface`` as one instance per scope (``host.create_scope()``), made
-        from ``to`` as for ``add_singleton``. Resolving it outside a scope raises an error
-        that says so; an instance that is a context manager is exited when its scope ends."""
-        provider = ScopedProvider(interface, _provider_for(interface, to))
+        from ``to``: a class, a factory function or a ``functools.partial`` (autowired).
+        Resolving it outside a scope raises an error that says so; an instance that is a
+        context manager is exited when its scope ends. Raises TypeError for an instance."""
+        inner = _provider_for(interface, to)
+        if isinstance(inner, injector.InstanceProvider):
+            raise TypeError(
+                f"add_scoped({getattr(interface, '__qualname__', interface)!r}, to=...) needs a "
+                "class or a factory to make one instance per scope; register an existing "
+                "object with add_instance.")
+        provider = ScopedProvider(interface, inner)
         self._bindings.append(lambda b: b.bind(interface, to=provider, scope=injector.noscope))
         return self
 

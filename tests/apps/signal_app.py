@@ -15,10 +15,17 @@ import threading
 import threadhost as th
 
 
+def say(line: str) -> None:
+    """Print ``line`` in one write: print() writes the text and the newline separately, so
+    lines from two threads could interleave ("stoppingcleanup done")."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 class Worker(th.BackgroundService):
     def execute(self, stopping_token: th.CancellationToken) -> None:
         stopping_token.wait()
-        print("cleanup done", flush=True)
+        say("cleanup done")
 
 
 class Straggler(th.BackgroundService):
@@ -27,7 +34,7 @@ class Straggler(th.BackgroundService):
 
 
 def _previous_handler(signum: int, frame: object) -> None:
-    print("previous handler ran", flush=True)
+    say("previous handler ran")
 
 
 def main() -> int:
@@ -39,13 +46,13 @@ def main() -> int:
         builder.services.add_hosted_service(Straggler)
     host = builder.build()
     lifetime = host.services.get(th.HostApplicationLifetime)
-    lifetime.application_started.register(lambda: print("ready", flush=True))
-    lifetime.application_stopping.register(lambda: print("stopping", flush=True))
+    lifetime.application_started.register(lambda: say("ready"))
+    lifetime.application_stopping.register(lambda: say("stopping"))
     code = host.run()
     assert host.report is not None
-    print(f"reason: {host.report.reason}", flush=True)
+    say(f"reason: {host.report.reason}")
     restored = signal.getsignal(signal.SIGTERM) is _previous_handler
-    print(f"handlers restored: {restored}", flush=True)
+    say(f"handlers restored: {restored}")
     return code
 
 
