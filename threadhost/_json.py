@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ._errors import ConfigurationError
 
@@ -55,8 +55,7 @@ def fold_key(key: str) -> str:
     return "".join(c if len(u := c.upper()) != 1 else u for c in key)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One configuration value: the key as written, the value, and where it came from."""
 
     key: str
