@@ -267,3 +267,29 @@ def test_add_scoped_refuses_an_existing_instance() -> None:
     with pytest.raises(TypeError, match=r"needs a class or a factory .*; register an existing "
                                         r"object with add_instance\.$"):
         make_builder().services.add_scoped(Repository, to=Repository())
+
+
+class PerIteration(th.PeriodicBackgroundService):
+    interval = 10.0
+
+    def __init__(self, host: th.Host) -> None:
+        self.host = host
+        self.works: list[UnitOfWork] = []
+
+    def run_once(self, stopping_token: th.CancellationToken) -> None:
+        with self.host.create_scope() as scope:
+            handler, again = scope.get(Handler), scope.get(Handler)
+            assert handler.work is again.work
+            self.works.append(handler.work)
+
+
+def test_a_service_takes_the_host_and_opens_a_scope_per_iteration(
+        fake_clock: FakeClock) -> None:
+    builder = make_builder(clock=fake_clock)
+    builder.services.add_singleton(Repository).add_scoped(UnitOfWork).add_transient(Handler)
+    builder.services.add_hosted_service(PerIteration)
+    with run_host(builder) as host:
+        fake_clock.advance(20)
+        works = host.services.get(PerIteration).works
+        assert len(works) == 3 and len({id(w) for w in works}) == 3
+        assert all(w.exited for w in works)

@@ -207,6 +207,8 @@ class HostApplicationBuilder:
         except BaseException:
             applied.undo()
             raise
+        # As .NET registers IHost: a service may take `host: Host` (e.g. for create_scope()).
+        inj.binder.bind(Host, to=injector.InstanceProvider(host))
         inj.get(HostApplicationLifetime).application_stopped.register(applied.undo)
         weakref.finalize(host, applied.undo)
         self._built = True
