@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import datetime
+import decimal
 import enum
+import pathlib
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import threadhost as th
 
@@ -72,7 +79,7 @@ def test_value_that_does_not_convert_names_full_key_value_and_type() -> None:
                                                             "GracePeriodTime": "1"}})
     with pytest.raises(th.ConfigurationError,
                        match=r"^Ordering:CheckUpdateTime='soon' is invalid: expected an integer "
-                             r"\(int\)$"):
+                             r"\(int\) \(set in in-memory\)$"):
         config.get_section("Ordering").bind(OrderingBackgroundSettings)
 
 
@@ -84,7 +91,8 @@ def test_value_that_does_not_convert_names_full_key_value_and_type() -> None:
 def test_conversion_errors_say_what_was_expected(key: str, value: str, expected: str) -> None:
     config = th.Configuration().add_in_memory({f"S:{key}": value})
     with pytest.raises(th.ConfigurationError,
-                       match=rf"^S:{key}='{value}' is invalid: expected {expected}$"):
+                       match=rf"^S:{key}='{value}' is invalid: expected {expected} "
+                             r"\(set in in-memory\)$"):
         config.get_section("S").bind(Settings)
 
 
@@ -98,3 +106,68 @@ def test_missing_required_fields_are_named() -> None:
 def test_bind_refuses_a_non_dataclass() -> None:
     with pytest.raises(TypeError, match="bind\\(\\) needs a dataclass type"):
         th.Configuration().bind(dict)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    at: datetime.datetime = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    day: datetime.date = datetime.date(2000, 1, 1)
+    every: datetime.timedelta = datetime.timedelta(0)
+    price: decimal.Decimal = decimal.Decimal(0)
+    level: Literal["low", "high"] = "low"
+    folder: pathlib.Path = pathlib.Path()
+
+
+def test_bind_converts_dates_durations_decimals_literals_and_paths() -> None:
+    config = th.Configuration().add_in_memory({"S": {
+        "At": "2024-05-01T12:00:00Z", "Day": "2024-05-01", "Every": "1.02:03:04.5",
+        "Price": "19.99", "Level": "HIGH", "Folder": "/srv/app"}})
+    assert config.get_section("S").bind(Schedule) == Schedule(
+        at=datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.UTC),
+        day=datetime.date(2024, 5, 1),
+        every=datetime.timedelta(days=1, hours=2, minutes=3, seconds=4.5),
+        price=decimal.Decimal("19.99"), level="high", folder=pathlib.Path("/srv/app"))
+    seconds = th.Configuration().add_in_memory({"S:Every": "90"}).get_section("S")
+    assert seconds.bind(Schedule).every == datetime.timedelta(seconds=90)
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("At", "2024-05-01T12:00:00", r"an ISO 8601 date and time with a UTC offset \(datetime\), "
+                                  r"e\.g\. 2024-05-01T12:00:00Z"),
+    ("Day", "May 1st", r"an ISO 8601 date \(date\), e\.g\. 2024-05-01"),
+    ("Every", "soon", r"a duration \(timedelta\): seconds such as 90 or 1\.5, or "
+                      r"\[d\.\]hh:mm\[:ss\] such as 00:01:30"),
+    ("Price", "cheap", r"a decimal number \(Decimal\)"),
+    ("Level", "medium", r"one of 'low', 'high'"),
+])
+def test_conversion_errors_of_richer_types_say_what_was_expected(
+        key: str, value: str, expected: str) -> None:
+    config = th.Configuration().add_in_memory({f"S:{key}": value})
+    with pytest.raises(th.ConfigurationError,
+                       match=rf"^S:{key}='{value}' is invalid: expected {expected} "
+                             r"\(set in in-memory\)$"):
+        config.get_section("S").bind(Schedule)
+
+
+def test_a_value_error_names_the_file_line_and_column_it_came_from(tmp_path: Path) -> None:
+    path = tmp_path / "appsettings.json"
+    path.write_text('{\n  "S": {\n    "MaxConnections": "many"\n  }\n}')
+    config = th.Configuration().add_json_file(path)
+    with pytest.raises(th.ConfigurationError,
+                       match=rf"^S:MaxConnections='many' is invalid: expected an integer \(int\) "
+                             rf"\(set in {path}:3:23\)$"):
+        config.get_section("S").bind(Settings)
+
+
+@given(st.dictionaries(
+    st.sampled_from(["Name", "MaxConnections", "Ratio", "Enabled", "Mode", "Ports:0",
+                     "Retry:Attempts", "Timeout", "Labels:x", "Retry", "ports:1"]),
+    st.text(max_size=6), max_size=6))
+def test_bind_gives_a_settings_object_or_a_configuration_error(values: dict[str, str]) -> None:
+    config = th.Configuration().add_in_memory({f"S:{k}": v for k, v in values.items()})
+    try:
+        bound = config.get_section("S").bind(Settings)
+    except th.ConfigurationError as exc:
+        assert str(exc).startswith("S")
+        return
+    assert isinstance(bound, Settings) and isinstance(bound.max_connections, int)

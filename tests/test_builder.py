@@ -115,14 +115,17 @@ def test_section_beats_host_setting_and_code_beats_both() -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--HostOptions:ShutdownTimeout=-5"],
-     r"^HostOptions:ShutdownTimeout='-5' is invalid: expected seconds >= 0$"),
+     r"^HostOptions:ShutdownTimeout='-5' is invalid: expected seconds >= 0 \(set in command "
+     r"line HostOptions:ShutdownTimeout\)$"),
     (["--HostOptions:ShutdownTimeout=abc"],
-     r"^HostOptions:ShutdownTimeout='abc' is invalid: expected a number \(float\)$"),
+     r"^HostOptions:ShutdownTimeout='abc' is invalid: expected a number \(float\) \(set in "
+     r"command line HostOptions:ShutdownTimeout\)$"),
     (["--shutdownTimeoutSeconds=abc"],
-     r"^shutdownTimeoutSeconds='abc' is invalid: expected a number of seconds >= 0$"),
+     r"^shutdownTimeoutSeconds='abc' is invalid: expected a number of seconds >= 0 \(set in "
+     r"command line shutdownTimeoutSeconds\)$"),
     (["--HostOptions:BackgroundServiceExceptionBehavior=Explode"],
      r"^HostOptions:BackgroundServiceExceptionBehavior='Explode' is invalid: expected one of "
-     r"StopHost, Ignore$"),
+     r"StopHost, Ignore \(set in command line HostOptions:BackgroundServiceExceptionBehavior\)$"),
 ])
 def test_invalid_host_options_fail_build_naming_key_and_value(
         args: list[str], message: str) -> None:

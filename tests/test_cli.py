@@ -82,3 +82,63 @@ def test_unknown_command_is_a_usage_error() -> None:
     with threadhost("frobnicate") as app:
         assert app.wait() == 2
         assert "invalid choice: 'frobnicate'" in app.stderr[-1]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "tests.apps.cli_targets:builder", "--Greeting"],
+     "threadhost run: error: command line: '--Greeting' has no value; write --Greeting=VALUE "
+     "or --Greeting VALUE"),
+    (["run", "--shutdown-timeout", "-5", "tests.apps.cli_targets:builder"],
+     "threadhost run: error: argument --shutdown-timeout: invalid value '-5': expected seconds "
+     ">= 0 (inf for no limit); see threadhost run --help"),
+    (["run", "tests.apps.cli_targets:builder", "--HostOptions:ShutdownTimeout=abc"],
+     "threadhost run: error: HostOptions:ShutdownTimeout='abc' is invalid: expected a number "
+     "(float) (set in command line HostOptions:ShutdownTimeout)"),
+    (["run", "tests.apps.cli_targets:Worker"],
+     "threadhost run: error: 'tests.apps.cli_targets:Worker' is the class Worker, not a Host, a "
+     "HostApplicationBuilder or a function returning one of them"),
+    (["demo", "--duration", "soon"],
+     "threadhost demo: error: argument --duration: invalid value 'soon': expected seconds >= 0 "
+     "(inf for no limit); see threadhost demo --help"),
+])
+def test_misuse_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    with threadhost(*args) as app:
+        assert app.wait() == 2, app.output()
+    assert app.stderr == [message]
+
+
+def test_help_after_the_target_prints_the_help_of_run() -> None:
+    with threadhost("run", "tests.apps.cli_targets:builder", "--help") as app:
+        assert app.wait() == 0, app.output()
+    assert any("--shutdown-timeout S" in line for line in app.stdout)
+
+
+def test_a_target_function_without_parameters_is_called_with_none() -> None:
+    with threadhost("run", "tests.apps.cli_targets:make_plain") as app:
+        app.expect("ready")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+
+
+def test_a_missing_dependency_of_the_target_is_the_applications_error() -> None:
+    with threadhost("run", "tests.apps.cli_broken:builder") as app:
+        assert app.wait() == 1, app.output()
+    assert app.stderr[-1] == "ModuleNotFoundError: No module named 'tests.apps.cli'"
+    assert not any("cannot import module 'tests.apps.cli_broken'" in line for line in app.stderr)
+
+
+def test_shutdown_timeout_option_beats_environment_variables() -> None:
+    env = {"HostOptions__ShutdownTimeout": "20", "THREADHOST_SHUTDOWNTIMEOUTSECONDS": "30"}
+    with threadhost("run", "--shutdown-timeout", "4", "tests.apps.cli_targets:make_builder",
+                    env=env) as app:
+        assert app.expect("ready") == "ready Production 4.0 greeting=None"
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0
+
+
+def test_version_prints_the_package_version() -> None:
+    from threadhost import __version__
+
+    with threadhost("--version") as app:
+        assert app.wait() == 0
+    assert app.stdout == [f"threadhost {__version__}"]

@@ -62,3 +62,13 @@ def test_key_followed_by_another_option_is_an_error_naming_it() -> None:
 def test_empty_key_is_an_error() -> None:
     with pytest.raises(ConfigurationError, match=r"'--=5' has an empty key"):
         parse_command_line(["--=5"])
+
+
+@given(st.lists(st.text(max_size=8), max_size=8))
+def test_any_arguments_give_pairs_or_a_configuration_error(args: list[str]) -> None:
+    try:
+        pairs = parse_command_line(args)
+    except ConfigurationError as exc:
+        assert str(exc).startswith("command line: ")
+        return
+    assert all(isinstance(k, str) and k.strip(":") and isinstance(v, str) for k, v in pairs)

@@ -66,7 +66,7 @@ def test_malformed_json_names_file_line_and_column(tmp_path: Path) -> None:
     path.write_text('{\n  "A": 1,\n  "B": 2\n  "C": 3\n}\n')
     config = th.Configuration().add_json_file(path)
     with pytest.raises(th.ConfigurationError,
-                       match=rf"^{path}:4:3: Expecting ',' delimiter$"):
+                       match=rf"^{path}:4:3: expected ',' or '}}', found '\"'$"):
         config.get("A")
 
 
@@ -90,3 +90,36 @@ def test_environment_variables_map_double_underscore_to_colon(
 def test_sources_cannot_be_added_to_a_section() -> None:
     with pytest.raises(TypeError, match="root configuration"):
         th.Configuration().get_section("A").add_in_memory({})
+
+
+def test_defaults_sit_under_every_other_source_whenever_added() -> None:
+    config = th.Configuration().add_in_memory({"A": "set"}).add_defaults({"A": "d", "B": "d"})
+    assert config["A"] == "set" and config["B"] == "d"
+    assert config.origin("A") == "in-memory" and config.origin("B") == "defaults"
+
+
+def test_every_value_knows_its_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "app.json"
+    path.write_text('{\n  "Db": {"Port": 5432}\n}')
+    monkeypatch.setenv("DB__HOST", "h")
+    config = (th.Configuration().add_json_file(path).add_environment_variables()
+              .add_command_line(["--Db:User=u"]))
+    assert config.origin("db:port") == f"{path}:2:18"
+    assert config.origin("Db:Host") == "environment variable DB__HOST"
+    assert config.origin("Db:User") == "command line Db:User"
+    assert config.origin("Db:Nope") is None
+
+
+def test_relative_json_paths_are_taken_from_the_content_root(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "extra.json").write_text('{"From": "content root"}')
+    monkeypatch.chdir(Path(__file__).parent)  # somewhere else
+    builder = th.Host.create_application_builder([f"--contentRoot={tmp_path}"])
+    builder.configuration.add_json_file("extra.json")
+    assert builder.configuration["From"] == "content root"
+
+
+def test_as_dict_keeps_the_first_spelling_and_the_winning_value() -> None:
+    config = th.Configuration().add_in_memory({"L:myapp": "Info"}).add_in_memory(
+        {"L:MYAPP": "Debug"})
+    assert config.get_section("L").as_dict() == {"myapp": "Debug"}

@@ -89,3 +89,14 @@ def test_demo_serves_the_probes_on_a_free_port_and_prints_the_address(tmp_path: 
         conn.close()
         app.send(signal.SIGTERM)
         assert app.wait() == 0, app.output()
+def test_without_a_database_setting_each_run_gets_a_fresh_file(tmp_path: Path) -> None:
+    paths = []
+    for _ in range(2):
+        with App("-m", "threadhost", "demo", "--duration", "0.2", *FAST,
+                 env={"TMPDIR": str(tmp_path)}) as app:
+            assert app.wait(30) == 0, app.output()
+        summary = next(line for line in app.stdout if "database: " in line)
+        paths.append(Path(summary.rpartition("database: ")[2]))
+    assert paths[0] != paths[1]
+    assert all(p.parent.parent == tmp_path and p.parent.name.startswith("threadhost-demo-")
+               for p in paths)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -14,6 +16,26 @@ def console_handlers() -> list[logging.Handler]:
     return [h for h in logging.getLogger().handlers if h.get_name() == "threadhost.console"]
 
 
+@pytest.fixture
+def bare_root() -> Iterator[Callable[[], logging.Logger]]:
+    """Call it first in the test: the root logger without pytest's capture handlers (pytest
+    adds them for the call phase, after fixtures), as in a plain application. Handlers the
+    test adds are removed at the end; pytest removes its own."""
+    root = logging.getLogger()
+    stripped: list[logging.Handler] = []
+
+    def strip() -> logging.Logger:
+        stripped.extend(root.handlers)
+        for handler in stripped:
+            root.removeHandler(handler)
+        return root
+
+    yield strip
+    for handler in list(root.handlers):
+        if handler not in stripped:
+            root.removeHandler(handler)
+
+
 def test_json_console_writes_only_json_lines_with_exception_text() -> None:
     with App("tests/apps/json_logs_app.py", "--Logging:Console:FormatterName=json") as app:
         assert app.wait() == 0, app.output()
@@ -22,70 +44,147 @@ def test_json_console_writes_only_json_lines_with_exception_text() -> None:
     assert worker[0]["message"] == "processed 3 orders"
     assert worker[0]["order_batch"] == "b-17"
     assert worker[0]["level"] == "INFO" and worker[0]["thread"] == "threadhost:LogsThenStops"
-    assert "time" in worker[0]
     assert worker[1]["level"] == "ERROR" and worker[1]["message"] == "lookup failed\nsecond line"
     assert "Traceback" in worker[1]["exc_info"] and "KeyError" in worker[1]["exc_info"]
     assert any(r["message"] == "Application started. Press Ctrl+C to shut down."
                for r in records)
 
 
-def test_prefix_level_silences_info_below_it_only(capsys: pytest.CaptureFixture[str]) -> None:
-    make_builder(args=["--Logging:LogLevel:myapp.noisy=Warning"]).build()
+def test_json_time_is_iso_8601_utc_with_milliseconds_and_extras_cannot_replace_fields(
+        bare_root: Callable[[], logging.Logger], capsys: pytest.CaptureFixture[str]) -> None:
+    bare_root()
+    host = make_builder(args=["--Logging:Console:FormatterName=json"]).build()
+    logging.getLogger("myapp").warning(
+        "hello %s", "you", extra={"time": "forged", "level": "forged", "logger": "forged"})
+    host.stop()
+    line = json.loads(capsys.readouterr().err.splitlines()[0])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"])
+    assert (line["level"], line["logger"], line["message"]) == ("WARNING", "myapp", "hello you")
+    assert (line["extra_time"], line["extra_level"], line["extra_logger"]) == ("forged",) * 3
+
+
+def test_trace_records_are_named_trace(bare_root: Callable[[], logging.Logger],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    bare_root()
+    host = make_builder(args=["--Logging:LogLevel:myapp=Trace"]).build()
+    logging.getLogger("myapp").log(5, "fine detail")
+    host.stop()
+    assert "TRACE    myapp: fine detail" in capsys.readouterr().err
+
+
+def test_prefix_level_silences_info_below_it_only(
+        bare_root: Callable[[], logging.Logger], capsys: pytest.CaptureFixture[str]) -> None:
+    bare_root()
+    host = make_builder(args=["--Logging:LogLevel:myapp.noisy=Warning"]).build()
     logging.getLogger("myapp.noisy.x").info("quiet please")
     logging.getLogger("myapp.other").info("still here")
     logging.getLogger("myapp.noisy.x").warning("loud enough")
+    host.stop()
     err = capsys.readouterr().err
     assert "quiet please" not in err
     assert "myapp.other: still here" in err and "loud enough" in err
 
 
-def test_dotnet_and_python_level_names_are_both_accepted() -> None:
-    make_builder(args=["--Logging:LogLevel:Default=Warning",
-                       "--Logging:LogLevel:a.b=Debug", "--Logging:LogLevel:a.c=critical",
-                       "--Logging:LogLevel:a.d=None"]).build()
+def test_dotnet_and_python_level_names_are_both_accepted(
+        bare_root: Callable[[], logging.Logger]) -> None:
+    bare_root()
+    host = make_builder(args=["--Logging:LogLevel:Default=Warning",
+                              "--Logging:LogLevel:a.b=Debug", "--Logging:LogLevel:a.c=critical",
+                              "--Logging:LogLevel:a.d=None"]).build()
     assert logging.getLogger().level == logging.WARNING
     assert logging.getLogger("a.b").level == logging.DEBUG
     assert logging.getLogger("a.c").level == logging.CRITICAL
     assert not logging.getLogger("a.d").isEnabledFor(logging.CRITICAL)
+    host.stop()
 
 
-def test_unknown_level_name_is_an_error_naming_key() -> None:
+def test_level_names_match_loggers_in_any_case(bare_root: Callable[[], logging.Logger],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    bare_root()
+    existing = logging.getLogger("caseapp.worker")
+    monkeypatch.setenv("LOGGING__LOGLEVEL__CASEAPP", "Debug")
+    builder = make_builder()
+    builder.configuration.add_in_memory({"Logging": {"LogLevel": {"caseapp": "Error"}}})
+    builder.configuration.add_environment_variables()  # the variable wins over the file
+    host = builder.build()
+    assert existing.getEffectiveLevel() == logging.DEBUG
+    assert "CASEAPP" not in logging.root.manager.loggerDict
+    host.stop()
+
+
+def test_unknown_level_name_is_an_error_naming_key_and_source() -> None:
     with pytest.raises(th.ConfigurationError,
-                       match=r"^Logging:LogLevel:x='Loud' is invalid: expected one of Trace, "):
+                       match=r"^Logging:LogLevel:x='Loud' is invalid: expected one of Trace, .*"
+                             r"\(set in command line Logging:LogLevel:x\)$"):
         make_builder(args=["--Logging:LogLevel:x=Loud"]).build()
 
 
-def test_building_hosts_leaves_app_handlers_alone_and_adds_one_console_handler() -> None:
-    root = logging.getLogger()
-    mine = logging.StreamHandler()
-    root.addHandler(mine)
-    try:
-        before = [h for h in root.handlers if h.get_name() != "threadhost.console"]
-        for _ in range(3):
-            make_builder().build()
-        assert [h for h in root.handlers if h.get_name() != "threadhost.console"] == before
-        assert len(console_handlers()) == 1
-    finally:
-        root.removeHandler(mine)
+def test_an_application_with_handlers_gets_no_second_handler_and_no_unasked_level(
+        bare_root: Callable[[], logging.Logger], capsys: pytest.CaptureFixture[str]) -> None:
+    root = bare_root()
+    logging.basicConfig(format="APP %(name)s: %(message)s", level=logging.WARNING)
+    mine = root.handlers[0]
+    host = make_builder(args=["--Logging:LogLevel:myapp=Info"]).build()
+    assert root.handlers == [mine] and console_handlers() == []
+    assert root.level == logging.WARNING
+    logging.getLogger("myapp").info("once")
+    host.stop()
+    assert capsys.readouterr().err.count("once") == 1
+
+
+def test_hosts_one_after_another_do_not_affect_each_other(
+        bare_root: Callable[[], logging.Logger]) -> None:
+    root = bare_root()
+    first = make_builder(args=["--Logging:LogLevel:Default=Debug",
+                               "--Logging:LogLevel:leak.a=Error",
+                               "--Logging:Console:FormatterName=json"]).build()
+    assert root.level == logging.DEBUG and len(console_handlers()) == 1
+    first.stop()
+    assert root.level == logging.WARNING and console_handlers() == []
+    assert logging.getLogger("leak.a").level == logging.NOTSET
+    builder = make_builder()
+    builder.logging.clear_providers()
+    second = builder.build()
+    assert root.level == logging.INFO and console_handlers() == []
+    second.stop()
+    third = make_builder().build()
+    assert isinstance(console_handlers()[0].formatter, th._logging.SimpleFormatter)
+    third.stop()
+    assert root.level == logging.WARNING and console_handlers() == []
+
+
+def test_building_hosts_leaves_app_handlers_alone_and_never_stacks_console_handlers(
+        bare_root: Callable[[], logging.Logger]) -> None:
+    bare_root()
+    hosts = [make_builder().build() for _ in range(3)]
+    assert len(console_handlers()) == 1
+    for host in hosts:
+        host.stop()
+    assert console_handlers() == []
 
 
 def test_add_console_changes_the_formatter_of_the_one_handler(
-        capsys: pytest.CaptureFixture[str]) -> None:
+        bare_root: Callable[[], logging.Logger], capsys: pytest.CaptureFixture[str]) -> None:
+    bare_root()
     builder = make_builder()
     builder.logging.add_console(formatter="systemd").add_console()
-    builder.build()
+    host = builder.build()
     assert len(console_handlers()) == 1
     logging.getLogger("myapp").warning("first\nsecond")
     assert capsys.readouterr().err == "<4>myapp: first\n<4>second\n"
+    host.stop()
 
 
-def test_simple_format_indents_tracebacks(capsys: pytest.CaptureFixture[str]) -> None:
-    make_builder().build()
+def test_simple_format_indents_tracebacks(bare_root: Callable[[], logging.Logger],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    bare_root()
+    host = make_builder().build()
     try:
         raise ValueError("bad")
     except ValueError:
         logging.getLogger("myapp").exception("failed")
     lines = capsys.readouterr().err.splitlines()
+    host.stop()
     assert lines[0].endswith("ERROR    myapp: failed")
     assert lines[1] == "    Traceback (most recent call last):"
     assert lines[-1] == "    ValueError: bad"
@@ -94,7 +193,7 @@ def test_simple_format_indents_tracebacks(capsys: pytest.CaptureFixture[str]) ->
 def test_unknown_formatter_lists_the_known_ones() -> None:
     with pytest.raises(th.ConfigurationError,
                        match=r"^Logging:Console:FormatterName='xml' is invalid: expected one of "
-                             r"simple, json, systemd$"):
+                             r"simple, json, systemd \(set in command line "):
         make_builder(args=["--Logging:Console:FormatterName=xml"]).build()
     with pytest.raises(th.ConfigurationError, match="expected one of simple, json, systemd"):
         make_builder().logging.add_console(formatter="xml")

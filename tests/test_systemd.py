@@ -85,8 +85,22 @@ def test_without_notify_socket_nothing_changes() -> None:
     assert not any(line.startswith("<") for line in app.stderr)
 
 
-def test_journal_stream_switches_logs_to_the_systemd_format() -> None:
+# Sets JOURNAL_STREAM to the device and inode of the stderr the app inherits, as systemd does.
+AS_JOURNAL = ("import os, sys; st = os.fstat(2); "
+              "os.environ['JOURNAL_STREAM'] = f'{st.st_dev}:{st.st_ino}'; "
+              "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
+
+def test_journal_stream_of_another_file_is_ignored() -> None:
     with App(APP, env={"JOURNAL_STREAM": "8:12345", "NOTIFY_SOCKET": ""}) as app:
+        app.expect("ready")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0
+    assert not any(line.startswith("<") for line in app.stderr)
+
+
+def test_journal_stream_switches_logs_to_the_systemd_format() -> None:
+    with App("-c", AS_JOURNAL, APP, env={"NOTIFY_SOCKET": ""}) as app:
         app.expect("ready")
         app.send(signal.SIGTERM)
         assert app.wait() == 0

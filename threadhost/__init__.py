@@ -26,6 +26,7 @@ from ._options import (
     ConsoleLifetimeOptions,
     HostOptions,
     Options,
+    OptionsMonitor,
 )
 from ._periodic import PeriodicBackgroundService
 from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork
@@ -34,6 +35,7 @@ from ._services import ServiceCollection
 from ._states import ServiceState
 from ._sync import Event, Queue
 from ._task_queue import BackgroundTaskQueue, QueuedHostedService
+from ._version import __version__ as __version__
 
 __all__ = [
     "BackgroundService",
@@ -64,6 +66,7 @@ __all__ = [
     "NullLifetime",
     "OperationCanceledError",
     "Options",
+    "OptionsMonitor",
     "PeriodicBackgroundService",
     "Queue",
     "QueueFullError",
@@ -82,8 +85,12 @@ __all__ = [
     "current_lease",
 ]
 
+_DEFINED_IN: dict[str, str] = {}
+"""Public name -> the private module that defines it (for the API-docs build, _apidocs)."""
+
 for _name in __all__:
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("threadhost._"):
+        _DEFINED_IN[_name] = _obj.__module__
         _obj.__module__ = "threadhost"
 del _name, _obj

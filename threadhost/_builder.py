@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from collections.abc import Sequence
-from typing import final
+from typing import Any, final
 
 import injector
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._configuration import Configuration
 from ._console_lifetime import ConsoleLifetime
-from ._environment import PRODUCTION, HostEnvironment
+from ._environment import DEVELOPMENT, PRODUCTION, HostEnvironment
 from ._errors import ConfigurationError
 from ._health import HealthMonitor
 from ._health_endpoint import parse_host, parse_port, register_endpoint
 from ._host import Host
+from ._hosted_service import HostedServiceFactory
 from ._lease import bind_leases
 from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._logging import LoggingBuilder
-from ._options import ConsoleLifetimeOptions, HostOptions, _seconds
+from ._options import ConsoleLifetimeOptions, HostOptions, OptionsMonitor, _seconds
 from ._registry import ThreadExitHook
-from ._services import ServiceCollection, _Autowired
+from ._reload import ConfigurationWatcher, Reloader
+from ._services import ServiceCollection, _Autowired, missing_dependency
 from ._systemd import SystemdNotifier, SystemdWatchdog, _SystemdLifecycle, watchdog_interval
 
 HOST_PREFIX = "THREADHOST_"
@@ -58,15 +61,10 @@ class HostApplicationBuilder:
         args = list(args or ())
         host_settings = Configuration()
         host_settings.add_environment_variables(HOST_PREFIX).add_command_line(args)
-        self.environment = HostEnvironment(
-            environment_name=host_settings.get("environment") or PRODUCTION,
-            application_name=host_settings.get("applicationName") or _application_name(),
-            content_root_path=host_settings.get("contentRoot") or os.getcwd(),
-        )
+        self._setup(host_settings)
         root = self.environment.content_root_path
         # The host settings' own sources come first; the command line comes again last.
         host_environment, command_line = host_settings._sources
-        self.configuration = Configuration()
         (self.configuration
          ._add(host_environment)
          ._add(command_line)
@@ -75,6 +73,34 @@ class HostApplicationBuilder:
              root, f"appsettings.{self.environment.environment_name}.json"), optional=True)
          .add_environment_variables()
          ._add(command_line))
+
+    @classmethod
+    def _empty(cls, environment_name: str, content_root_path: str | None = None
+               ) -> HostApplicationBuilder:
+        """A builder with no configuration source at all (no appsettings*.json, no
+        environment variable, no command line): the pytest ``host_builder`` fixture."""
+        builder = cls.__new__(cls)
+        host_settings = Configuration().add_in_memory(
+            {"environment": environment_name, "applicationName": "tests",
+             "contentRoot": content_root_path or os.getcwd()}, name="host settings")
+        builder._setup(host_settings)
+        return builder
+
+    def _setup(self, host_settings: Configuration) -> None:
+        def setting(key: str) -> str | None:
+            # A bad command line is the configuration's error too: build() raises it.
+            try:
+                return host_settings.get(key)
+            except ConfigurationError:
+                return None
+
+        self.environment = HostEnvironment(
+            environment_name=setting("environment") or PRODUCTION,
+            application_name=setting("applicationName") or _application_name(),
+            content_root_path=setting("contentRoot") or os.getcwd(),
+        )
+        self.configuration = Configuration().set_base_path(
+            self.environment.content_root_path)
         self.services = ServiceCollection()
         self.logging = LoggingBuilder(self.configuration)
         self._thread_exit_hooks: list[ThreadExitHook] = []
@@ -98,7 +124,9 @@ class HostApplicationBuilder:
             seconds = float("nan")
         problem = _seconds(seconds)
         if problem:
-            raise ConfigurationError(f"shutdownTimeoutSeconds={raw!r} is invalid: {problem}")
+            raise ConfigurationError(
+                f"shutdownTimeoutSeconds={raw!r} is invalid: {problem} (set in "
+                f"{config.origin('shutdownTimeoutSeconds')})")
         value.shutdown_timeout = seconds
         return value
 
@@ -107,11 +135,12 @@ class HostApplicationBuilder:
 
         With ``NOTIFY_SOCKET`` set: ``READY=1`` once started, ``STOPPING=1`` when the stop
         begins, ``WATCHDOG=1`` every half ``WATCHDOG_USEC`` while healthy, and ``STATUS=``
-        lines. With ``JOURNAL_STREAM`` set: the ``systemd`` console log format. Reads the
+        lines. With ``JOURNAL_STREAM`` naming the device and inode of this process's stderr
+        (so not when stderr was redirected elsewhere): the ``systemd`` console log format. Reads the
         environment now; call it on the builder thread. Returns the builder.
         """
         environ = os.environ
-        if environ.get("JOURNAL_STREAM"):
+        if _stderr_is_journal(environ.get("JOURNAL_STREAM", "")):
             self.logging.add_console(formatter="systemd")
         address = environ.get("NOTIFY_SOCKET")
         if not address:
@@ -152,23 +181,29 @@ class HostApplicationBuilder:
         return self
 
     def build(self) -> Host:
-        """Build the host: check the configuration, set up logging, make the injector.
+        """Build the host: check the configuration, make the injector, set up logging.
 
-        Raises ConfigurationError for a source that failed to load (a malformed JSON file,
-        with file, line and column) or an options value that does not convert or is invalid
-        (naming the key and value), and RuntimeError on a second call.
+        Order: the configuration sources; every options value; the injector; in
+        ``Development``, every hosted service's dependencies (constructing nothing, as .NET's
+        ValidateOnBuild); then logging (undone when the host stops). Raises
+        ConfigurationError for a source that failed to load (a malformed JSON file, with
+        file, line and column) or an options value that does not convert or is invalid
+        (naming the key, the value and its source), TypeError naming a hosted service and
+        the dependency it lacks (Development only; elsewhere ``start()`` fails before any
+        service starts), and RuntimeError on a second call after a successful one. A call
+        that raised leaves the builder usable: fix the cause and call it again.
         """
         if self._built:
             raise RuntimeError("build() can only be called once: this builder already built "
                                "a host; create a new builder for another host.")
-        self._built = True
         self.configuration.check()
-        self.logging.apply()
         config, environment, services = self.configuration, self.environment, self.services
         options = services._build_options(config)
         bind_leases((r.service_name, r.singleton) for r in services._hosted
                     if r.singleton is not None)
         register_endpoint(services, config, self._health_endpoint)
+        monitors: dict[type, OptionsMonitor[Any]] = {
+            t: OptionsMonitor(v) for t, v in options.items()}
 
         def configure(binder: injector.Binder) -> None:
             binder.bind(Configuration, to=injector.InstanceProvider(config))
@@ -181,10 +216,52 @@ class HostApplicationBuilder:
                         scope=injector.singleton)
             for options_type in (HostOptions, ConsoleLifetimeOptions):
                 binder.bind(options_type, to=injector.InstanceProvider(options[options_type]))
-            services._install(binder, options)
+            services._install(binder, options, monitors)
 
         inj = injector.Injector([configure], auto_bind=True)
-        return Host(inj, services._hosted, self._thread_exit_hooks)
+        if environment.is_environment(DEVELOPMENT):
+            self._validate(inj)
+        hosted: list[HostedServiceFactory] = list(services._hosted)
+        applied = self.logging.apply()
+        if config._watched():
+            watcher = ConfigurationWatcher(Reloader(
+                config, lambda t: services._options_value(t, config), monitors, applied))
+            hosted.insert(0, lambda _: watcher)
+        try:
+            host = Host(inj, hosted, self._thread_exit_hooks)
+        except BaseException:
+            applied.undo()
+            raise
+        # As .NET registers IHost: a service may take `host: Host` (e.g. for create_scope()).
+        inj.binder.bind(Host, to=injector.InstanceProvider(host))
+        # threadhost's own quick hook (not a user callback): it runs when the stop is over, or
+        # when a host that never started is closed.
+        inj.get(HostApplicationLifetime)._when_stopped.append(applied.undo)
+        weakref.finalize(host, applied.undo)
+        self._built = True
+        return host
+
+    def _validate(self, inj: injector.Injector) -> None:
+        """TypeError naming the first hosted service that cannot be constructed, and why."""
+        for registration in self.services._hosted:
+            if registration.target is None:
+                continue
+            problem = missing_dependency(inj, registration.target)
+            if problem is not None:
+                raise TypeError(
+                    f"Hosted service {registration.service_name!r} cannot be constructed: "
+                    f"{problem} (checked at build() because the environment is {DEVELOPMENT})")
 
     def __repr__(self) -> str:
         return f"<HostApplicationBuilder {self.environment.environment_name}>"
+
+
+def _stderr_is_journal(journal_stream: str) -> bool:
+    """True if ``JOURNAL_STREAM`` (``DEVICE:INODE``) is this process's stderr, as systemd's
+    documentation asks: a child whose stderr was redirected inherits the variable."""
+    device, _, inode = journal_stream.partition(":")
+    try:
+        stat = os.fstat(sys.stderr.fileno())
+        return (stat.st_dev, stat.st_ino) == (int(device), int(inode))
+    except (AttributeError, OSError, ValueError):
+        return False

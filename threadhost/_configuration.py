@@ -1,106 +1,123 @@
 """``Configuration``: layered, case-insensitive key/value settings, as .NET's IConfiguration.
 
-Keys are paths joined by ``:`` (``Logging:LogLevel:Default``) and compare case-insensitively.
-Values are strings until bound. Each source is a flat snapshot taken when the source is
-added; the last source added that has a key wins.
+Keys are paths joined by ``:`` (``Logging:LogLevel:Default``) and compare as .NET's
+OrdinalIgnoreCase (``_json.fold_key``). Values are strings until bound. Each source is a flat
+snapshot taken when the source is added (a watched JSON file is re-read by the host's
+``ConfigurationWatcher``, see ``_reload``); the last source added that has a key wins. Every
+value remembers where it came from (``appsettings.json:3:25``, ``environment variable
+HostOptions__ShutdownTimeout``, ``command line``), so an error about it can say so.
 
 A source that fails to load (a malformed or missing JSON file, a bad command line) does not
 raise where it is added: the error is kept and raised by the next read of the configuration
 or by ``HostApplicationBuilder.build()``, so the builder can be created first and the error
 still surfaces before any service runs.
+
+Thread-safety: sources are added on one thread (the builder's). A reload replaces a source's
+``data`` dict in one assignment, so a reader on another thread sees the old or the new file,
+never a mix within one lookup.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ._command_line import parse_command_line
 from ._errors import ConfigurationError
+from ._json import SEPARATOR, Data, Entry, decode, fold_key, parse_settings, put
 
 T = TypeVar("T")
 
-SEPARATOR = ":"
-
-_Data = dict[str, tuple[str, str]]  # casefolded key -> (key as written, value)
-
 
 class _Source:
-    def __init__(self, name: str, data: _Data | None = None,
-                 error: ConfigurationError | None = None) -> None:
+    """One layer. ``path`` is set for a JSON file (so it can be read again on a change)."""
+
+    def __init__(self, name: str, data: Data | None = None,
+                 error: ConfigurationError | None = None, *, path: str | None = None,
+                 optional: bool = False, reload_on_change: bool = False) -> None:
         self.name = name
-        self.data: _Data = data or {}
+        self.data: Data = data or {}
         self.error = error
+        self.path = path
+        self.optional = optional
+        self.reload_on_change = reload_on_change
+        self.fingerprint: bytes | None = None  # the file's bytes as last read (None: absent)
+
+    def read(self) -> tuple[bytes | None, Data]:
+        """Read the file again: its bytes and content. ConfigurationError if it is bad."""
+        assert self.path is not None
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            if self.optional:
+                return None, {}
+            raise ConfigurationError(
+                f"{self.path}: the configuration file was not found; create it, or add it "
+                "with optional=True") from None
+        except OSError as exc:
+            raise ConfigurationError(f"{self.path}: cannot be read: {exc}") from None
+        return raw, self.parse(raw)
+
+    def parse(self, raw: bytes) -> Data:
+        """The content of the file's bytes ``raw``; ConfigurationError if they are bad."""
+        assert self.path is not None
+        return parse_settings(decode(raw, self.path), self.path)
 
 
-def _put(data: _Data, key: str, value: str) -> None:
-    data[key.casefold()] = (key, value)
+def flatten(node: Any, prefix: str, data: Data, origin: str) -> None:
+    """Put ``node`` (nested mappings, lists, scalars) into ``data`` as ``A:B``/``L:0`` keys.
 
-
-def _flatten_json(node: Any, prefix: str, data: _Data) -> None:
-    if isinstance(node, dict):
+    None leaves the key absent; bools become ``true``/``false``; anything else ``str()``.
+    """
+    if isinstance(node, Mapping):
         for key, value in node.items():
-            _flatten_json(value, f"{prefix}{SEPARATOR}{key}" if prefix else str(key), data)
-    elif isinstance(node, list):
+            flatten(value, f"{prefix}{SEPARATOR}{key}" if prefix else str(key), data, origin)
+    elif isinstance(node, list | tuple):
         for index, value in enumerate(node):
-            _flatten_json(value, f"{prefix}{SEPARATOR}{index}" if prefix else str(index), data)
+            flatten(value, f"{prefix}{SEPARATOR}{index}" if prefix else str(index), data,
+                    origin)
     elif node is None:
-        return  # null: the key is absent, so a binder keeps the field's default
+        return
     elif isinstance(node, bool):
-        _put(data, prefix, "true" if node else "false")
+        put(data, prefix, "true" if node else "false", origin)
     else:
-        _put(data, prefix, str(node))
+        put(data, prefix, str(node), origin)
 
 
 def in_memory_source(name: str, mapping: Mapping[str, object]) -> _Source:
     """A source of ``mapping``, nested mappings and lists flattened as in a JSON file."""
-    data: _Data = {}
-    _flatten_json(dict(mapping), "", data)
+    data: Data = {}
+    flatten(mapping, "", data, name)
     return _Source(name, data)
 
 
-def load_json_file(path: str, optional: bool) -> _Source:
+def load_json_file(path: str, optional: bool, reload_on_change: bool = False) -> _Source:
     """Read one JSON settings file into a source (errors kept in the source)."""
+    source = _Source(path, path=path, optional=optional, reload_on_change=reload_on_change)
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            text = f.read()
-    except FileNotFoundError:
-        if optional:
-            return _Source(path)
-        return _Source(path, error=ConfigurationError(
-            f"{path}: the configuration file was not found; create it, or add it with "
-            "optional=True"))
-    except OSError as exc:
-        return _Source(path, error=ConfigurationError(f"{path}: cannot be read: {exc}"))
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return _Source(path, error=ConfigurationError(
-            f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}"))
-    if not isinstance(document, dict):
-        return _Source(path, error=ConfigurationError(
-            f"{path}:1:1: expected a JSON object at the top level, found "
-            f"{type(document).__name__}"))
-    data: _Data = {}
-    _flatten_json(document, "", data)
-    return _Source(path, data)
+        source.fingerprint, source.data = source.read()
+    except ConfigurationError as exc:
+        source.error = exc
+    return source
 
 
 class Configuration:
     """Layered settings: ``config["A:B"]``, ``get``, ``get_section``, ``bind``.
 
     The root collects sources (``add_json_file``, ``add_environment_variables``,
-    ``add_command_line``, ``add_in_memory``); ``get_section`` returns a live view below a key.
-    Add sources on one thread (the builder's, before ``build()``); once built, reading is
-    thread-safe. Reads raise the ``ConfigurationError`` of any source that failed to load.
+    ``add_command_line``, ``add_in_memory``, ``add_defaults``); ``get_section`` returns a live
+    view below a key. Add sources on one thread (the builder's, before ``build()``); reading
+    is thread-safe, also while a watched file reloads. Reads raise the
+    ``ConfigurationError`` of any source that failed to load.
     """
 
     def __init__(self) -> None:
         self._sources: list[_Source] = []
         self._root: Configuration = self
         self._path = ""
+        self._base_path: str | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -125,12 +142,22 @@ class Configuration:
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The value at ``key`` (relative to this section), or ``default``."""
-        full = self._full(key).casefold()
-        for source in reversed(self._root._checked_sources()):
-            hit = source.data.get(full)
+        entry = self._root._lookup(self._full(key))
+        return default if entry is None else entry.value
+
+    def origin(self, key: str) -> str | None:
+        """Where the effective value at ``key`` comes from (``appsettings.json:3:25``,
+        ``environment variable A__B``, ``command line``...), or None if there is none."""
+        entry = self._root._lookup(self._full(key))
+        return None if entry is None else entry.origin
+
+    def _lookup(self, full: str) -> Entry | None:
+        folded = fold_key(full)
+        for source in reversed(self._checked_sources()):
+            hit = source.data.get(folded)
             if hit is not None:
-                return hit[1]
-        return default
+                return hit
+        return None
 
     def get_section(self, key: str) -> Configuration:
         """A view of the keys below ``key``; empty (not an error) if there are none."""
@@ -138,17 +165,24 @@ class Configuration:
         section._sources = []
         section._root = self._root
         section._path = self._full(key)
+        section._base_path = None
         return section
+
+    def _below(self) -> Iterator[tuple[str, Entry]]:
+        """(folded key relative to this section, entry) of every source, lowest first."""
+        prefix = fold_key(self._path) + SEPARATOR if self._path else ""
+        for source in self._root._checked_sources():
+            for folded, entry in source.data.items():
+                if folded.startswith(prefix) and len(folded) > len(prefix):
+                    yield folded[len(prefix):], entry
 
     def children(self) -> list[str]:
         """The distinct next key segments below this section, as first written."""
-        prefix = self._path.casefold() + SEPARATOR if self._path else ""
+        skip = len(self._path) + 1 if self._path else 0
         found: dict[str, str] = {}
-        for source in self._root._checked_sources():
-            for folded, (written, _) in source.data.items():
-                if folded.startswith(prefix) and len(folded) > len(prefix):
-                    segment = written[len(prefix):].split(SEPARATOR, 1)[0]
-                    found.setdefault(segment.casefold(), segment)
+        for relative, entry in self._below():
+            segment = entry.key[skip:].split(SEPARATOR, 1)[0]
+            found.setdefault(relative.split(SEPARATOR, 1)[0], segment)
         return list(found.values())
 
     def exists(self) -> bool:
@@ -157,13 +191,13 @@ class Configuration:
             self.children())
 
     def as_dict(self) -> dict[str, str]:
-        """Every effective key below this section (relative, as first written) and its value."""
-        prefix = self._path.casefold() + SEPARATOR if self._path else ""
+        """Every effective key below this section (relative, as first written) and its value
+        (from the source that wins)."""
+        skip = len(self._path) + 1 if self._path else 0
         merged: dict[str, tuple[str, str]] = {}
-        for source in self._root._checked_sources():
-            for folded, (written, value) in source.data.items():
-                if folded.startswith(prefix) and len(folded) > len(prefix):
-                    merged[folded] = (written[len(prefix):], value)
+        for relative, entry in self._below():
+            written = merged[relative][0] if relative in merged else entry.key[skip:]
+            merged[relative] = (written, entry.value)
         return dict(merged.values())
 
     def __iter__(self) -> Iterator[str]:
@@ -174,8 +208,9 @@ class Configuration:
 
         Keys match fields ignoring case and underscores (``MaxConnections`` fills
         ``max_connections``); fields without a key keep ``base``'s value, else their default.
-        Raises ``ConfigurationError`` naming the full key, the value and the expected type
-        when a value does not convert, and TypeError if ``options_type`` is not a dataclass.
+        Raises ``ConfigurationError`` naming the full key, the value, its source and the
+        expected type when a value does not convert, and TypeError if ``options_type`` is
+        not a dataclass.
         """
         from ._binding import bind  # noqa: PLC0415  (_binding imports this module)
         return bind(self, options_type, base)
@@ -197,9 +232,15 @@ class Configuration:
 
     # -- sources ---------------------------------------------------------------------------
 
+    def set_base_path(self, path: str | os.PathLike[str]) -> Configuration:
+        """Resolve relative paths of files added later against ``path`` (the builder sets
+        the content root); without it they are taken from the working directory."""
+        self._base_path = os.path.abspath(os.fspath(path))
+        return self
+
     def _add_lowest(self, source: _Source) -> Configuration:
-        """Put a source *under* all others (used for defaults: the demo's own settings file,
-        Django's ``settings.THREADHOST``)."""
+        """Put a source *under* all others (defaults: ``add_defaults``, the demo's own
+        settings file, Django's ``settings.THREADHOST``)."""
         self._sources.insert(0, source)
         return self
 
@@ -209,27 +250,32 @@ class Configuration:
         self._sources.append(source)
         return self
 
-    def add_json_file(self, path: str | os.PathLike[str], optional: bool = False
-                      ) -> Configuration:
+    def add_json_file(self, path: str | os.PathLike[str], optional: bool = False,
+                      reload_on_change: bool = False) -> Configuration:
         """Add a JSON file: nested objects become ``:`` sections, arrays ``:0``, ``:1``...
 
-        A relative path is taken from the working directory. A missing file is an error
-        unless ``optional``; a malformed one is an error naming the file, line and column.
+        ``//`` and ``/* */`` comments and trailing commas are allowed. A relative path is
+        taken from the base path (the content root, under a builder). A missing file is an
+        error unless ``optional``; a malformed one (bad syntax, bytes that are not UTF-8,
+        nesting deeper than 64, a key twice in any case) is an error naming the file, line
+        and column. With ``reload_on_change`` a host built from this configuration watches
+        the file and reloads it when it changes (see ``OptionsMonitor``).
         """
-        return self._add(load_json_file(os.fspath(path), optional))
+        full = os.path.join(self._base_path or os.getcwd(), os.fspath(path))
+        return self._add(load_json_file(full, optional, reload_on_change))
 
     def add_environment_variables(self, prefix: str = "") -> Configuration:
         """Add the environment variables (read now) whose names start with ``prefix``.
 
         The prefix is removed, and ``__`` stands for ``:`` (``Logging__LogLevel__Default``).
         """
-        data: _Data = {}
-        folded_prefix = prefix.casefold()
+        data: Data = {}
+        folded_prefix = fold_key(prefix)
         for name, value in os.environ.items():
-            if name.casefold().startswith(folded_prefix):
+            if fold_key(name).startswith(folded_prefix):
                 key = name[len(prefix):].replace("__", SEPARATOR)
                 if key:
-                    _put(data, key, value)
+                    put(data, key, value, f"environment variable {name}")
         return self._add(_Source(f"environment variables {prefix!r}", data))
 
     def add_command_line(self, args: Sequence[str]) -> Configuration:
@@ -239,17 +285,30 @@ class Configuration:
             pairs = parse_command_line(args)
         except ConfigurationError as exc:
             return self._add(_Source("command line", error=exc))
-        data: _Data = {}
+        data: Data = {}
         for key, value in pairs:
-            _put(data, key, value)
+            put(data, key, value, f"command line {key}")
         return self._add(_Source("command line", data))
 
-    def add_in_memory(self, mapping: Mapping[str, object]) -> Configuration:
+    def add_in_memory(self, mapping: Mapping[str, object],
+                      name: str = "in-memory") -> Configuration:
         """Add key/value pairs; values are turned into strings (bools as ``true``/``false``),
-        and nested mappings or lists become sections as in a JSON file."""
-        return self._add(in_memory_source("in-memory", mapping))
+        and nested mappings or lists become sections as in a JSON file. ``name`` is how an
+        error about one of its values names the source."""
+        return self._add(in_memory_source(name, mapping))
+
+    def add_defaults(self, mapping: Mapping[str, object],
+                     name: str = "defaults") -> Configuration:
+        """Add key/value pairs (as ``add_in_memory``) under every other source: any other
+        source that has a key wins, whenever it was added."""
+        if self._root is not self:
+            raise TypeError("Add sources to the root configuration, not to a section.")
+        return self._add_lowest(in_memory_source(name, mapping))
+
+    def _watched(self) -> list[_Source]:
+        """The JSON sources added with ``reload_on_change``."""
+        return [s for s in self._sources if s.reload_on_change]
 
     def __repr__(self) -> str:
         where = f"section {self._path!r}" if self._path else f"{len(self._sources)} source(s)"
         return f"<Configuration {where}>"
-

@@ -286,6 +286,7 @@ class HostCore:
         log.stopping(reason)
         self._stop_begun.cancel()
         self.report = ShutdownReport(reason=reason)
+        self.app._run_when_stopped()
         self._published.cancel()
 
     def _first_request(self) -> StopRequest | None:

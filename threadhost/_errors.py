@@ -3,7 +3,8 @@
 Exception
  ├── OperationCanceledError        an operation saw its token cancelled
  ├── RuntimeError
- │    └── HostStartupError         a service failed to start, or startup timed out
+ │    ├── HostStartupError         a service failed to start, or startup timed out
+ │    └── ScopeError               a scoped service resolved outside a scope (in _scopes)
  ├── ValueError
  │    └── ConfigurationError       a configuration source or value is invalid
  └── queue.Full

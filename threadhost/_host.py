@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -16,6 +17,7 @@ from ._health import HealthMonitor, HealthReport
 from ._hosted_service import HostedService
 from ._registry import ThreadExitHook
 from ._report import ShutdownReport
+from ._scopes import create_scope
 
 if TYPE_CHECKING:
     from ._builder import HostApplicationBuilder
@@ -216,3 +218,9 @@ class Host:
 
     def __repr__(self) -> str:
         return f"<Host {self._core.state.value}, {len(self._core.factories)} hosted service(s)>"
+
+    def create_scope(self) -> contextlib.AbstractContextManager[injector.Injector]:
+        """A context manager yielding a child injector in which services registered with
+        ``add_scoped`` are made once and shared (one unit of work); see ``_scopes``. Any
+        thread; scoped context managers are exited when the block ends."""
+        return create_scope(self._core.injector)

@@ -71,6 +71,7 @@ class HostedRegistration:
 
     factory: HostedServiceFactory
     service_name: str
+    target: object = None  # what it constructs (a class or function), None for an instance
     restart: RestartPolicy | None = None
     liveness_timeout: float | None = None
     singleton: Lease | None = None

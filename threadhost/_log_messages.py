@@ -9,6 +9,7 @@ Templates use lazy ``%s`` arguments. Loggers:
 * ``threadhost.testing`` — ``FakeClock``;
 * ``threadhost.lease`` — leased singleton services (SPEC §11): acquired, lost, unreachable.
 * ``threadhost.clock`` — the system clock's timer thread.
+* ``threadhost.configuration`` — reloads of watched configuration files.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ testing_log = logging.getLogger("threadhost.testing")
 lease_log = logging.getLogger("threadhost.lease")
 clock_log = logging.getLogger("threadhost.clock")
 health_log = logging.getLogger("threadhost.hosting.health")
+configuration_log = logging.getLogger("threadhost.configuration")
 
 
 def starting() -> None:
@@ -274,3 +276,16 @@ def watchdog_withheld() -> None:
 
 def watchdog_resumed() -> None:
     health_log.info("The host is no longer UNHEALTHY: WATCHDOG=1 is sent to systemd again.")
+def configuration_reloaded(path: str) -> None:
+    configuration_log.info("Configuration file %s changed and was reloaded.", path)
+
+
+def configuration_reload_failed(problem: str) -> None:
+    configuration_log.error(
+        "A watched configuration file changed but cannot be used; the last good "
+        "configuration stays: %s", problem)
+
+
+def options_callback_failed(options_type: str, exc: BaseException) -> None:
+    configuration_log.error("An OptionsMonitor[%s].on_change callback raised.", options_type,
+                            exc_info=exc)

@@ -1,43 +1,66 @@
 """Logging: per-logger minimum levels from configuration and the host's one console handler.
 
-threadhost uses the standard ``logging`` module and owns exactly one handler, a console
+threadhost uses the standard ``logging`` module and owns at most one handler, a console
 handler on the root logger shared by every host in the process (so building many hosts, as a
-test suite does, never stacks up handlers). It never calls ``logging.basicConfig`` and never
-touches handlers the application installed. Levels from ``Logging:LogLevel`` are set on the
-named loggers (``Default`` on the root logger), so Python's logger hierarchy gives "longest
-prefix wins" at dot boundaries: ``myapp.noisy=Warning`` covers ``myapp.noisy.x``.
+test suite does, never stacks up handlers). Rules, chosen so a host never fights the
+application's own logging set-up:
+
+* If the root logger already has a handler that is not ours when the host is built (the
+  application's, Django's ``LOGGING``, ``basicConfig``), the host adds no console handler and
+  sets no level the configuration or code did not ask for (no default INFO on the root).
+* Levels from ``Logging:LogLevel`` are set on the named loggers (``Default`` on the root), so
+  Python's hierarchy gives "longest prefix wins" at dot boundaries. Names match
+  case-insensitively: ``MYAPP`` also sets the existing loggers ``myapp`` and ``MyApp`` (a
+  logger first created after ``build()`` in another spelling is not covered: Python's logger
+  names are case-sensitive and ``logging`` has no creation hook).
+* Everything a host changed (levels, the handler, its formatter) is recorded and undone when
+  the host stops (``application_stopped``) or is garbage-collected, so hosts built one after
+  another in one process do not affect each other.
+
+Rejected: ``logging.basicConfig`` (a no-op once the root has handlers, and it never undoes),
+``dictConfig`` (replaces the application's configuration wholesale), a filter on our handler
+for the case-insensitive match (it cannot lower a logger's effective level, and there is no
+handler of ours when the application owns logging).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
-from typing import TextIO, final
+import threading
+from typing import Any, TextIO, final
 
 from pythonjsonlogger.json import JsonFormatter
 
 from ._configuration import Configuration
 from ._errors import ConfigurationError
+from ._json import fold_key
+
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")  # so a TRACE record says TRACE, not "Level 5"
 
 _LEVELS = {
-    "trace": 5, "debug": logging.DEBUG, "information": logging.INFO, "info": logging.INFO,
+    "trace": TRACE, "debug": logging.DEBUG, "information": logging.INFO, "info": logging.INFO,
     "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR,
     "critical": logging.CRITICAL, "none": logging.CRITICAL + 10, "notset": logging.NOTSET,
 }
 FORMATTERS = ("simple", "json", "systemd")
 _SYSLOG_PRIORITY = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4),
                     (logging.INFO, 6))
+_PROTECTED = ("time", "level", "logger", "message")
 
 
-def parse_level(value: str | int, key: str = "level") -> int:
+def parse_level(value: str | int, key: str = "level", origin: str | None = None) -> int:
     """A ``logging`` level from a .NET or Python level name (any case) or a number."""
     if isinstance(value, int):
         return value
     level = _LEVELS.get(value.strip().casefold())
     if level is None:
+        where = f" (set in {origin})" if origin else ""
         raise ConfigurationError(
-            f"{key}={value!r} is invalid: expected one of Trace, Debug, Information, Warning, "
-            "Error, Critical, None (or a Python level name)")
+            f"{key}={value!r} is invalid: expected one of Trace, Debug, Information, "
+            f"Warning, Error, Critical, None (or a Python level name){where}")
     return level
 
 
@@ -64,17 +87,38 @@ class SystemdFormatter(logging.Formatter):
         return "\n".join(prefix + line for line in super().format(record).split("\n"))
 
 
+class _JsonFormatter(JsonFormatter):
+    """``time`` as ISO 8601 UTC with milliseconds; an ``extra`` named like a protected field
+    (``time``, ``level``, ``logger``) is kept as ``extra_<name>`` instead of replacing it."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        stamp = dt.datetime.fromtimestamp(record.created, tz=dt.UTC)
+        return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord,
+                   message_dict: dict[str, Any]) -> None:
+        super().add_fields(log_data, record, message_dict)
+        for name in _PROTECTED:
+            if name in record.__dict__:
+                log_data[f"extra_{name}"] = record.__dict__[name]
+        log_data["time"] = self.formatTime(record)
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.getMessage()
+
+
 def make_json_formatter() -> logging.Formatter:
     """python-json-logger: one object per line with time, level, logger, message, thread, any
     ``extra`` fields, and ``exc_info`` as traceback text."""
-    return JsonFormatter(
+    return _JsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s %(threadName)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger",
                        "threadName": "thread"},
     )
 
 
-def make_formatter(name: str, key: str = "formatter") -> logging.Formatter:
+def make_formatter(name: str, key: str = "formatter", origin: str | None = None
+                   ) -> logging.Formatter:
     """The console formatter called ``name``; ConfigurationError listing the known ones."""
     folded = name.strip().casefold()
     if folded == "simple":
@@ -83,8 +127,9 @@ def make_formatter(name: str, key: str = "formatter") -> logging.Formatter:
         return make_json_formatter()
     if folded == "systemd":
         return SystemdFormatter()
+    where = f" (set in {origin})" if origin else ""
     raise ConfigurationError(
-        f"{key}={name!r} is invalid: expected one of {', '.join(FORMATTERS)}")
+        f"{key}={name!r} is invalid: expected one of {', '.join(FORMATTERS)}{where}")
 
 
 class _ConsoleHandler(logging.StreamHandler[TextIO]):
@@ -101,6 +146,95 @@ class _ConsoleHandler(logging.StreamHandler[TextIO]):
 
 _CONSOLE = _ConsoleHandler()
 _CONSOLE.set_name("threadhost.console")
+_console_lock = threading.Lock()
+_console_holders = 0  # guarded by _console_lock: applied hosts that attached _CONSOLE
+
+
+def application_owns_logging() -> bool:
+    """True if the root logger has a handler that is not threadhost's."""
+    return any(h is not _CONSOLE for h in logging.getLogger().handlers)
+
+
+def _matching_loggers(name: str) -> set[str]:
+    """Every existing logger (or placeholder) name equal to ``name`` ignoring case; if there
+    is none, ``name`` as written (so ``MYAPP`` never creates a twin of ``myapp``)."""
+    if not name:
+        return {""}
+    folded = fold_key(name)
+    names = {n for n in list(logging.root.manager.loggerDict) if fold_key(n) == folded}
+    return names or {name}
+
+
+@final
+class AppliedLogging:
+    """What one host changed in ``logging``: re-applied on reload, undone at the end.
+
+    ``apply_levels`` and ``undo`` may run on any thread (the builder's, the configuration
+    watcher's, the host's when it stops); a lock serialises them. Idempotent ``undo``.
+    """
+
+    def __init__(self, builder: LoggingBuilder, with_default: bool) -> None:
+        self._builder = builder
+        self._with_default = with_default  # False when the application owns logging
+        self._lock = threading.Lock()
+        self._original: dict[str, int] = {}  # guarded by _lock: logger -> level before us
+        self._set: set[str] = set()  # guarded by _lock: loggers whose level we set now
+        self._attached = False  # guarded by _lock
+        self._previous_formatter: logging.Formatter | None = None
+        self._undone = False
+
+    def attach_console(self, formatter: logging.Formatter) -> None:
+        global _console_holders
+        with self._lock, _console_lock:
+            self._previous_formatter = _CONSOLE.formatter
+            _CONSOLE.setFormatter(formatter)
+            _console_holders += 1
+            self._attached = True
+            root = logging.getLogger()
+            if _CONSOLE not in root.handlers:
+                root.addHandler(_CONSOLE)
+
+    def apply_levels(self, levels: dict[str, int]) -> None:
+        """Set ``levels`` (logger name, '' for the root -> level); put back the loggers that
+        an earlier call set and this one does not."""
+        targets: dict[str, int] = {}
+        for name, level in levels.items():
+            for target in _matching_loggers(name):
+                targets[target] = level
+        with self._lock:
+            if self._undone:
+                return
+            for name in self._set - set(targets):
+                logging.getLogger(name or None).setLevel(self._original[name])
+            for name, level in targets.items():
+                logger = logging.getLogger(name or None)
+                self._original.setdefault(name, logger.level)
+                logger.setLevel(level)
+            self._set = set(targets)
+
+    def undo(self) -> None:
+        """Put back every level, the formatter and the handler as they were before."""
+        global _console_holders
+        with self._lock:
+            if self._undone:
+                return
+            self._undone = True
+            for name in self._set:
+                logging.getLogger(name or None).setLevel(self._original[name])
+            self._set = set()
+            if not self._attached:
+                return
+            with _console_lock:
+                _console_holders -= 1
+                if _console_holders == 0:
+                    logging.getLogger().removeHandler(_CONSOLE)
+                if self._previous_formatter is not None:
+                    _CONSOLE.setFormatter(self._previous_formatter)
+
+    def reload(self) -> None:
+        """Re-read ``Logging:LogLevel`` and apply it (after a watched file changed).
+        ConfigurationError for a level that is not one (nothing is changed then)."""
+        self.apply_levels(self._builder.levels(self._with_default))
 
 
 @final
@@ -118,9 +252,10 @@ class LoggingBuilder:
         self._levels: dict[str, int] = {}
 
     def add_console(self, formatter: str | None = None) -> LoggingBuilder:
-        """Use the host's console handler (on by default), with ``formatter`` (``simple``,
-        ``json`` or ``systemd``) if given. Never adds a second handler. Raises
-        ConfigurationError for an unknown formatter name."""
+        """Use the host's console handler (on by default, unless the application already
+        put a handler on the root logger), with ``formatter`` (``simple``, ``json`` or
+        ``systemd``) if given. Never adds a second handler. Raises ConfigurationError for an
+        unknown formatter name."""
         if formatter is not None:
             make_formatter(formatter)
             self._formatter = formatter
@@ -138,27 +273,39 @@ class LoggingBuilder:
         return self
 
     def add_filter(self, logger: str, level: int | str) -> LoggingBuilder:
-        """The minimum level of ``logger`` and the loggers below it."""
+        """The minimum level of ``logger`` and the loggers below it (name in any case)."""
         self._levels[logger] = parse_level(level)
         return self
 
-    def apply(self) -> None:
-        """Set the levels and attach the console handler; called by ``build()``."""
-        levels: dict[str, int] = {"": logging.INFO}
+    def levels(self, with_default: bool) -> dict[str, int]:
+        """The levels asked for: ``Logging:LogLevel``, then code; the root at INFO first if
+        ``with_default``. ConfigurationError naming the key, value and source of a bad one."""
+        levels: dict[str, int] = {"": logging.INFO} if with_default else {}
+        folded: dict[str, str] = {}
         section = self._configuration.get_section("Logging:LogLevel")
         for name, value in section.as_dict().items():
             key = f"Logging:LogLevel:{name}"
-            levels["" if name.casefold() == "default" else name] = parse_level(value, key)
-        levels.update(self._levels)
+            target = "" if name.casefold() == "default" else name
+            levels[folded.setdefault(fold_key(target), target)] = parse_level(
+                value, key, self._configuration.origin(key))
+        for name, level in self._levels.items():
+            levels[folded.setdefault(fold_key(name), name)] = level
+        return levels
+
+    def apply(self) -> AppliedLogging:
+        """Set the levels and attach the console handler; called by ``build()``.
+
+        Returns what was changed, for ``undo()``. Raises ConfigurationError (changing
+        nothing) for an unknown level or formatter name.
+        """
+        owned = application_owns_logging()
         key = "Logging:Console:FormatterName"
-        formatter = self._formatter or self._configuration.get(key) or "simple"
-        handler_formatter = make_formatter(formatter, key)
-        for name, level in levels.items():
-            logging.getLogger(name or None).setLevel(level)
-        root = logging.getLogger()
-        if self._console:
-            _CONSOLE.setFormatter(handler_formatter)
-            if _CONSOLE not in root.handlers:
-                root.addHandler(_CONSOLE)
-        elif _CONSOLE in root.handlers:
-            root.removeHandler(_CONSOLE)
+        formatter = make_formatter(
+            self._formatter or self._configuration.get(key) or "simple", key,
+            None if self._formatter else self._configuration.origin(key))
+        levels = self.levels(with_default=not owned)
+        applied = AppliedLogging(self, with_default=not owned)
+        if self._console and not owned:
+            applied.attach_console(formatter)
+        applied.apply_levels(levels)
+        return applied

@@ -1,12 +1,22 @@
-"""Options: ``HostOptions``, ``ConsoleLifetimeOptions`` and the ``Options[T]`` wrapper."""
+"""Options: ``HostOptions``, ``ConsoleLifetimeOptions``, ``Options[T]`` and ``OptionsMonitor[T]``.
+
+``Options[T]`` is the value bound at ``build()`` (.NET's IOptions); ``OptionsMonitor[T]`` is
+the current value, replaced when a watched configuration file changes (.NET's
+IOptionsMonitor). Both are injectable for every ``T`` given to ``services.configure``.
+"""
 
 from __future__ import annotations
 
 import enum
+import itertools
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar, final
 
+from . import _log_messages as log
+from ._cancellation import Registration
 from ._errors import ConfigurationError
 from ._restart import RestartPolicy
 
@@ -103,3 +113,56 @@ class Options(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Options({self.value!r})"
+
+
+@final
+class OptionsMonitor(Generic[T]):
+    """The current value of an options dataclass, as injected: ``OptionsMonitor[MySettings]``.
+
+    ``current_value`` starts as the value bound at ``build()`` and is replaced when a JSON
+    file added with ``reload_on_change=True`` changes and the new content binds; a change
+    that does not parse or bind is logged at ERROR and the last good value stays.
+    ``on_change(callback)`` calls ``callback(new_value)`` after each replacement, on the
+    host's configuration-watcher thread, never under a lock of ours; an exception from a
+    callback is logged and the other callbacks still run. Thread-safe.
+    """
+
+    __slots__ = ("_callbacks", "_keys", "_lock", "_type_name", "_value")
+
+    def __init__(self, value: T) -> None:
+        self._lock = threading.Lock()
+        self._value = value  # replaced in one assignment; read without the lock
+        self._callbacks: dict[int, Callable[[T], object]] = {}  # guarded by _lock
+        self._keys = itertools.count()
+        self._type_name = type(value).__name__
+
+    @property
+    def current_value(self) -> T:
+        """The latest good value. Any thread; never blocks."""
+        return self._value
+
+    def on_change(self, callback: Callable[[T], object]) -> Registration:
+        """Call ``callback(new_value)`` after every change; ``unregister()`` stops it.
+
+        Any thread. The callback runs on the configuration-watcher thread.
+        """
+        with self._lock:
+            key = next(self._keys)
+            self._callbacks[key] = callback
+        # Registration.unregister() pops its key from the source's _callbacks under the
+        # source's _lock; the monitor has both, so it serves as the source.
+        return Registration(self, key)  # type: ignore[arg-type]
+
+    def _update(self, value: T) -> None:
+        """Publish ``value`` and run the callbacks on this thread (the watcher's)."""
+        self._value = value
+        with self._lock:
+            callbacks = list(self._callbacks.values())
+        for callback in callbacks:
+            try:
+                callback(value)
+            except Exception as exc:
+                log.options_callback_failed(self._type_name, exc)
+
+    def __repr__(self) -> str:
+        return f"OptionsMonitor({self._value!r})"

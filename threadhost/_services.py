@@ -4,11 +4,16 @@ Autowiring: classes registered here (and the hosted services) are constructed by
 type hints of their ``__init__`` and resolving each parameter from the injector, so no
 ``@injector.inject`` decorator is needed. A parameter with a default is injected only if its
 type is explicitly bound; an unbound concrete class in a hint is autowired in turn.
+
+``missing_dependency`` walks the same rules without constructing anything: ``build()`` uses
+it in ``Development`` (as .NET's ValidateOnBuild) to name a hosted service whose dependency
+cannot be resolved before anything runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import threading
 import types
@@ -18,14 +23,15 @@ from typing import Any, TypeVar, Union, cast
 
 import injector
 
-from ._binding import resolve_type_hints
+from ._binding import apply_overrides, resolve_type_hints
 from ._configuration import Configuration
 from ._errors import ConfigurationError
 from ._health import HealthCheck, HealthMonitor
 from ._hosted_service import HostedRegistration, HostedService, HostedServiceFactory
 from ._lease import Lease
-from ._options import Options
+from ._options import Options, OptionsMonitor
 from ._restart import RestartPolicy
+from ._scopes import ScopedProvider
 
 T = TypeVar("T")
 
@@ -49,58 +55,143 @@ def _unwrap_optional(hint: Any) -> Any:
     return hint
 
 
+def _autowirable(wanted: Any) -> bool:
+    return (isinstance(wanted, type) and not inspect.isabstract(wanted)
+            and wanted.__module__ != "builtins")
+
+
+def _unbound_message(label: str, name: str, hint: Any) -> str:
+    if typing.get_origin(hint) in (Options, OptionsMonitor):
+        (options_type,) = typing.get_args(hint)
+        type_label = getattr(options_type, "__name__", repr(options_type))
+        return (f"Cannot construct {label}: parameter {name!r} wants {hint!r}, but "
+                f"{type_label} is not configured; call builder.services.configure("
+                f"{type_label}, section=...) first.")
+    return (f"Cannot construct {label}: nothing is registered for parameter {name!r} "
+            f"({hint!r}); register it with builder.services.add_singleton/add_transient/"
+            "add_scoped/add_instance, or give the parameter a default.")
+
+
+def _init_of(cls: type) -> Any:
+    return next(vars(c)["__init__"] for c in cls.__mro__ if "__init__" in vars(c))
+
+
+def _signature_of(target: Any) -> tuple[Any, list[inspect.Parameter], str]:
+    """(the function whose hints count, its injectable parameters, a label) of ``target``."""
+    is_class = isinstance(target, type)
+    label = getattr(target, "__qualname__", None) or repr(target)
+    if is_class:
+        func = _init_of(target)
+        params = list(inspect.signature(func).parameters.values())[1:]
+    elif isinstance(target, functools.partial):
+        func = target.func
+        params = list(inspect.signature(target).parameters.values())
+        label = f"functools.partial({getattr(func, '__qualname__', repr(func))})"
+    else:
+        func = target
+        params = list(inspect.signature(func).parameters.values())
+    return func, [p for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)], label
+
+
 _building = threading.local()
 
 
+def _trivial(target: Any) -> bool:
+    """True for a class whose ``__init__`` is ``object.__init__`` (nothing to inject)."""
+    return isinstance(target, type) and vars(object)["__init__"] is _init_of(target)
+
+
+def _decide(inj: injector.Injector, label: str, param: inspect.Parameter,
+            hints: dict[str, Any]) -> tuple[str, Any]:
+    """How ``autowire`` fills ``param``: ("get", interface) from the injector,
+    ("autowire", cls), ("skip", None) to leave the default, or ("error", message)."""
+    hint = hints.get(param.name)
+    has_default = param.default is not param.empty
+    if hint is None:
+        if has_default:
+            return "skip", None
+        return "error", (f"Cannot construct {label}: parameter {param.name!r} has no type "
+                         "hint, so the injector cannot tell what to pass; add a hint or a "
+                         "default.")
+    wanted = _unwrap_optional(hint)
+    if _explicitly_bound(inj, wanted):
+        return "get", wanted
+    if has_default:
+        return "skip", None
+    if _autowirable(wanted):
+        return "autowire", wanted
+    return "error", _unbound_message(label, param.name, hint)
+
+
+def _cycle(label: str, chain: list[Any]) -> str:
+    names = " -> ".join(getattr(t, "__qualname__", repr(t)) for t in chain)
+    return f"Cannot construct {label}: its dependencies form a cycle: {names}"
+
+
 def autowire(inj: injector.Injector, target: Callable[..., T]) -> T:
-    """Call ``target`` (a class or a function) with its parameters resolved from ``inj``.
+    """Call ``target`` (a class, a function or a ``functools.partial``) with its parameters
+    resolved from ``inj``.
 
     Raises TypeError naming the class and parameter when a parameter has no type hint and
-    no default, or when the hints cannot be resolved.
+    no default, when nothing is registered for it, or when the hints cannot be resolved.
     """
-    is_class = isinstance(target, type)
-    func: Any = target.__init__ if is_class else target
-    label = getattr(target, "__qualname__", repr(target))
-    if is_class and func is object.__init__:
+    if _trivial(target):
         return target()
+    func, params, label = _signature_of(target)
     stack: list[Any] = _building.__dict__.setdefault("stack", [])
     if target in stack:
-        chain = " -> ".join(getattr(t, "__qualname__", repr(t)) for t in [*stack, target])
-        raise TypeError(f"Cannot construct {label}: its dependencies form a cycle: {chain}")
+        raise TypeError(_cycle(label, [*stack, target]))
     hints = resolve_type_hints(func, label)
-    params = list(inspect.signature(func).parameters.values())
-    if is_class:
-        params = params[1:]
     kwargs: dict[str, Any] = {}
     stack.append(target)
     try:
         for param in params:
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                continue
-            hint = hints.get(param.name)
-            has_default = param.default is not param.empty
-            if hint is None:
-                if has_default:
-                    continue
-                raise TypeError(
-                    f"Cannot construct {label}: parameter {param.name!r} has no type hint, so "
-                    "the injector cannot tell what to pass; add a hint or a default.")
-            wanted = _unwrap_optional(hint)
-            if _explicitly_bound(inj, wanted):
-                kwargs[param.name] = inj.get(wanted)
-            elif has_default:
-                continue
-            elif (isinstance(wanted, type) and not inspect.isabstract(wanted)
-                  and wanted.__module__ != "builtins"):
-                kwargs[param.name] = autowire(inj, wanted)
-            else:
-                raise TypeError(
-                    f"Cannot construct {label}: nothing is registered for parameter "
-                    f"{param.name!r} ({hint!r}); register it with builder.services.add_singleton"
-                    "/add_instance, or give the parameter a default.")
+            action, what = _decide(inj, label, param, hints)
+            if action == "get":
+                kwargs[param.name] = inj.get(what)
+            elif action == "autowire":
+                kwargs[param.name] = autowire(inj, what)
+            elif action == "error":
+                raise TypeError(what)
     finally:
         stack.pop()
     return target(**kwargs)
+
+
+def _target_of(provider: injector.Provider[Any]) -> Any:
+    """What an explicit binding will call (None for an instance or an opaque provider)."""
+    if isinstance(provider, ScopedProvider):
+        provider = provider.inner
+    return provider._target if isinstance(provider, _Autowired) else None
+
+
+def missing_dependency(inj: injector.Injector, target: Any,
+                       _seen: tuple[Any, ...] = ()) -> str | None:
+    """Why ``autowire(inj, target)`` would fail, or None.
+
+    Constructs nothing: it follows type hints and explicit bindings with the same decisions
+    as ``autowire`` (``_decide``). Cycles and hints that cannot be resolved are reported too.
+    Builder thread.
+    """
+    if _trivial(target):
+        return None
+    try:
+        func, params, label = _signature_of(target)
+        hints = resolve_type_hints(func, label)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    if target in _seen:
+        return _cycle(label, [*_seen, target])
+    for param in params:
+        action, what = _decide(inj, label, param, hints)
+        if action == "error":
+            return str(what)
+        inner = _target_of(inj.binder.get_binding(what)[0].provider) if action == "get" \
+            else what if action == "autowire" else None
+        problem = None if inner is None else missing_dependency(inj, inner, (*_seen, target))
+        if problem is not None:
+            return problem
+    return None
 
 
 class _Autowired(injector.Provider[T]):
@@ -112,9 +203,12 @@ class _Autowired(injector.Provider[T]):
 
 
 def _provider_for(interface: Any, to: Any) -> injector.Provider[Any]:
+    """A class, function, method or ``functools.partial`` is called (autowired); anything
+    else, a callable object included, is the instance itself."""
     if to is None:
         to = interface
-    if isinstance(to, type) or inspect.isfunction(to) or inspect.ismethod(to):
+    if (isinstance(to, type | functools.partial) or inspect.isfunction(to)
+            or inspect.ismethod(to) or inspect.isbuiltin(to)):
         return _Autowired(to)
     return injector.InstanceProvider(to)
 
@@ -141,7 +235,9 @@ class ServiceCollection:
         """Register a hosted service: a class (constructed by the injector at start, its
         ``__init__`` parameters injected from type hints), an instance, or a factory (called
         at start with its parameters injected the same way). Services start in the order
-        registered and stop in reverse.
+        registered and stop in reverse. The first registration of a class also makes it a
+        singleton, so ``host.services.get(cls)`` returns the very instance the host runs;
+        registering the class again adds another, separate instance.
 
         ``restart`` overrides ``HostOptions.restart`` for this service (a BackgroundService);
         ``liveness_timeout`` overrides the class attribute of that name; ``singleton`` runs the
@@ -150,20 +246,26 @@ class ServiceCollection:
         non-positive ``liveness_timeout``.
         """
         factory: HostedServiceFactory
+        target: Any
         if isinstance(service, type):
             if not issubclass(service, HostedService):
                 raise TypeError(
                     f"add_hosted_service({service.__qualname__}): the class must subclass "
                     "threadhost.HostedService (or BackgroundService).")
-            cls = service
-            factory = lambda inj: autowire(inj, cls)  # noqa: E731
+            cls = target = service
+            if any(r.target is cls for r in self._hosted):
+                factory = lambda inj: autowire(inj, cls)  # noqa: E731
+            else:
+                self._bindings.append(
+                    lambda b: b.bind(cls, to=_Autowired(cls), scope=injector.singleton))
+                factory = lambda inj: inj.get(cls)  # noqa: E731
             name = cls.__name__
         elif isinstance(service, HostedService):
-            instance = service
+            instance, target = service, None
             factory = lambda inj: instance  # noqa: E731
             name = type(instance).__name__
         elif callable(service):
-            make = service
+            make = target = service
 
             def factory(inj: injector.Injector) -> HostedService:
                 made = autowire(inj, make)
@@ -189,8 +291,8 @@ class ServiceCollection:
         if singleton is not None and not isinstance(singleton, Lease):
             raise TypeError(f"add_hosted_service({name}, singleton={singleton!r}): expected a "
                             "threadhost.Lease (e.g. threadhost.contrib.postgres.PostgresLease)")
-        self._hosted.append(HostedRegistration(factory, name, restart, liveness_timeout,
-                                               singleton))
+        self._hosted.append(HostedRegistration(factory, name, target, restart,
+                                               liveness_timeout, singleton))
         return self
 
     def add_health_check(self, name: str, check: HealthCheck) -> ServiceCollection:
@@ -207,8 +309,9 @@ class ServiceCollection:
 
     def add_singleton(self, interface: Any, to: Any = None) -> ServiceCollection:
         """Register ``interface`` as one shared instance, made on first use from ``to``: a
-        class (autowired), a factory function (autowired), or an instance. ``to=None`` means
-        the interface class itself."""
+        class, a factory function or a ``functools.partial`` (each autowired), or an
+        instance (any other object, callable or not). ``to=None`` means the interface class
+        itself. A singleton cannot depend on a scoped service."""
         provider = _provider_for(interface, to)
         self._bindings.append(
             lambda b: b.bind(interface, to=provider, scope=injector.singleton))
@@ -218,6 +321,21 @@ class ServiceCollection:
         """Register ``interface`` as a new instance on every resolution, made from ``to``
         as for ``add_singleton``."""
         provider = _provider_for(interface, to)
+        self._bindings.append(lambda b: b.bind(interface, to=provider, scope=injector.noscope))
+        return self
+
+    def add_scoped(self, interface: Any, to: Any = None) -> ServiceCollection:
+        """Register ``interface`` as one instance per scope (``host.create_scope()``), made
+        from ``to``: a class, a factory function or a ``functools.partial`` (autowired).
+        Resolving it outside a scope raises an error that says so; an instance that is a
+        context manager is exited when its scope ends. Raises TypeError for an instance."""
+        inner = _provider_for(interface, to)
+        if isinstance(inner, injector.InstanceProvider):
+            raise TypeError(
+                f"add_scoped({getattr(interface, '__qualname__', interface)!r}, to=...) needs a "
+                "class or a factory to make one instance per scope; register an existing "
+                "object with add_instance.")
+        provider = ScopedProvider(interface, inner)
         self._bindings.append(lambda b: b.bind(interface, to=provider, scope=injector.noscope))
         return self
 
@@ -234,18 +352,22 @@ class ServiceCollection:
 
     def configure(self, options_type: type[T], section: str | None = None,
                   **overrides: Any) -> ServiceCollection:
-        """Configure the dataclass ``options_type``, injectable as ``Options[options_type]``.
+        """Configure the dataclass ``options_type``, injectable as ``Options[options_type]``
+        (the value bound at ``build()``) and ``OptionsMonitor[options_type]`` (the current
+        value, renewed when a watched file changes).
 
         The value starts from the dataclass defaults; each call then applies, in order, the
         configuration ``section`` (if given; keys it lacks keep the current values) and the
-        keyword ``overrides``. ``HostOptions`` and ``ConsoleLifetimeOptions`` are also
-        injectable as themselves: ``configure(HostOptions, shutdown_timeout=10)``. The value is
-        built and checked at ``build()``: a value that does not convert fails it with
-        ``ConfigurationError``. Raises TypeError now for a non-dataclass or an unknown field.
+        keyword ``overrides``, converted and checked as configuration values are (``"10"``
+        for an int, ``"false"`` for a bool, ``"Ignore"`` for an enum, a dict for a nested
+        dataclass). ``HostOptions`` and ``ConsoleLifetimeOptions`` are also injectable as
+        themselves: ``configure(HostOptions, shutdown_timeout=10)``. The value is built at
+        ``build()``: a value that does not convert fails it with ``ConfigurationError``
+        naming the field. Raises TypeError now for a non-dataclass or an unknown field.
         """
         if not (dataclasses.is_dataclass(options_type) and isinstance(options_type, type)):
             raise TypeError(f"configure() needs a dataclass type, got {options_type!r}")
-        names = {f.name for f in dataclasses.fields(options_type)}
+        names = {f.name for f in dataclasses.fields(options_type) if f.init}
         unknown = sorted(set(overrides) - names)
         if unknown:
             raise TypeError(
@@ -256,9 +378,8 @@ class ServiceCollection:
             actions.append(lambda config, value: config.get_section(section).bind(
                 options_type, value))
         if overrides:
-            actions.append(lambda config, value: (
-                options_type(**overrides) if value is None
-                else dataclasses.replace(value, **overrides)))
+            actions.append(
+                lambda config, value: apply_overrides(options_type, value, overrides))
         return self
 
     def _options_value(self, options_type: type[T], config: Configuration) -> T:
@@ -284,10 +405,13 @@ class ServiceCollection:
         """Every configured options value, built now (so errors surface in build())."""
         return {t: self._options_value(t, config) for t in self._options}
 
-    def _install(self, binder: injector.Binder, options: dict[type, Any]) -> None:
-        """Bind the options values, then every registration, in order."""
+    def _install(self, binder: injector.Binder, options: dict[type, Any],
+                 monitors: dict[type, OptionsMonitor[Any]]) -> None:
+        """Bind the options values and monitors, then every registration, in order."""
         for options_type, value in options.items():
             binder.bind(Options[options_type],  # type: ignore[valid-type]
                         to=injector.InstanceProvider(Options(value)))
+            binder.bind(OptionsMonitor[options_type],  # type: ignore[valid-type]
+                        to=injector.InstanceProvider(monitors[options_type]))
         for bind in self._bindings:
             bind(binder)

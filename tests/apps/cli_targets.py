@@ -57,3 +57,8 @@ def make_crashing(args: Sequence[str]) -> th.HostApplicationBuilder:
 
 
 not_a_host = 42
+
+
+def make_plain() -> th.HostApplicationBuilder:
+    """A target function that takes no arguments."""
+    return make_builder()

@@ -6,6 +6,8 @@ import signal
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests._subprocess import ROOT, App
 
 PROJECT = ROOT / "tests" / "django_project"
@@ -46,3 +48,31 @@ def test_host_command_exit_code_is_the_hosts(tmp_path: Path) -> None:
     with manage(db, "runworkers", "Workers:A=positional") as app:
         assert app.wait() == 1, app.output()
     assert any("BackgroundService 'OrmWriter' failed" in line for line in app.stderr)
+
+
+def test_project_logging_is_respected_and_each_line_is_written_once(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    with manage(db, "migrate", "--verbosity=0") as migrate:
+        assert migrate.wait(60) == 0, migrate.output()
+    with manage(db, "runworkers") as app:
+        app.expect("ready")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    started = [line for line in app.stderr if "Application started." in line]
+    assert started == ["PROJECT INFO threadhost.hosting.lifetime: Application started. Press "
+                       "Ctrl+C to shut down."], app.output()
+
+
+@pytest.mark.parametrize(("arg", "message"), [
+    ("--HostOptions:ShutdownTimeout=abc",
+     "CommandError: HostOptions:ShutdownTimeout='abc' is invalid: expected a number (float) "
+     "(set in command line HostOptions:ShutdownTimeout)"),
+    ("--Workers:A",
+     "CommandError: command line: '--Workers:A' has no value; write --Workers:A=VALUE or "
+     "--Workers:A VALUE"),
+])
+def test_configuration_error_is_a_one_line_command_error_with_exit_2(
+        tmp_path: Path, arg: str, message: str) -> None:
+    with manage(tmp_path / "db.sqlite3", "runworkers", arg) as app:
+        assert app.wait() == 2, app.output()
+    assert app.stderr == [message]

@@ -67,3 +67,32 @@ def test_readme_testing_example_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_grace_period=readme_example("# test_grace_period.py"))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+HERMETIC_TESTS = '''
+def test_host_builder_reads_no_file_environment_or_command_line(host_builder):
+    config = host_builder.configuration
+    assert config.get("FromFile") is None
+    assert config.get("FromEnv") is None
+    assert host_builder.environment.environment_name == "Testing"
+    host_builder.configuration.add_in_memory({"Added": "by the test"})
+    assert config["Added"] == "by the test"
+'''
+
+
+def test_host_builder_is_hermetic(pytester: pytest.Pytester,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makefile(".json", appsettings='{"FromFile": "x"}')
+    pytester.makefile(".Testing.json", appsettings='{"FromFile": "x"}')
+    monkeypatch.setenv("FromEnv", "x")
+    monkeypatch.setenv("THREADHOST_ENVIRONMENT", "Production")
+    pytester.makepyfile(test_hermetic=HERMETIC_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_readme_register_once_example_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(worker=readme_example("# worker.py"),
+                        test_worker=readme_example("# test_worker.py"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 class DemoSettings:
     """The ``Demo`` section. Durations in seconds."""
 
-    database: str = ""  # empty: <temp dir>/threadhost-demo/orders.db
+    database: str = ""  # empty: a fresh <temp dir>/threadhost-demo-XXXX/orders.db per run
     new_order_every: float = 1.0
     check_update_time: float = 2.0
     grace_period_time: float = 3.0
@@ -81,8 +81,10 @@ class OrdersDb:
     """The orders database; ``connection()`` gives the calling thread its own connection."""
 
     def __init__(self, settings: th.Options[DemoSettings]) -> None:
+        # A fresh file per run unless one is given: a shared default would mix the orders of
+        # every run and every user of the machine (and two users cannot share one file).
         path = settings.value.database or os.path.join(
-            tempfile.gettempdir(), "threadhost-demo", "orders.db")
+            tempfile.mkdtemp(prefix="threadhost-demo-"), "orders.db")
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
         with sqlite3.connect(path) as connection:

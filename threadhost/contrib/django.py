@@ -17,6 +17,12 @@ dict, nested sections allowed), the usual threadhost sources (``appsettings.json
 content root, environment variables), then the command's own arguments (``--Key=value``,
 ``Key=value``).
 
+A configuration error (a bad value, a malformed ``appsettings.json``, ``--Key`` with no value,
+``settings.THREADHOST`` that is not a dict) is a one-line ``CommandError`` with exit code 2,
+not a traceback. Logging: when Django's ``LOGGING`` put a handler on the root logger, the
+host adds none of its own and sets no level that ``Logging:LogLevel`` does not ask for, so
+each line is written once, in the project's format.
+
 Django keeps one database connection per thread. Every service thread of the host (each
 BackgroundService thread and queue worker) closes its connections when it ends, so none is
 left open; a long-running loop should also call ``close_old_connections()`` each iteration,
@@ -31,12 +37,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections as _close_old_connections
 from django.db import connections
 
 from threadhost._builder import HostApplicationBuilder
-from threadhost._configuration import in_memory_source
+from threadhost._errors import ConfigurationError
 from threadhost._host import Host
 
 __all__ = ["HostCommand", "close_old_connections"]
@@ -94,21 +100,32 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
         return parser
 
     def build_host(self, host_args: Sequence[str]) -> Host:
-        """The host: settings.THREADHOST, default sources, ``host_args``; configure_host."""
+        """The host: settings.THREADHOST, default sources, ``host_args``; configure_host.
+
+        Raises ConfigurationError for invalid configuration (``handle()`` turns it into a
+        CommandError).
+        """
         builder = Host.create_application_builder(list(host_args))
         defaults = getattr(settings, "THREADHOST", None) or {}
         if not isinstance(defaults, dict):
-            raise TypeError(f"settings.THREADHOST must be a dict of configuration, got "
-                            f"{type(defaults).__name__}")
+            raise ConfigurationError(
+                f"settings.THREADHOST must be a dict of configuration (nested sections "
+                f"allowed), got {type(defaults).__name__}")
         # Lowest precedence: everything else overrides the Django settings.
-        builder.configuration._add_lowest(in_memory_source("settings.THREADHOST", defaults))
+        builder.configuration.add_defaults(defaults, name="settings.THREADHOST")
         builder.add_thread_exit_hook(close_thread_connections)
         self.configure_host(builder)
         return builder.build()
 
     def handle(self, *args: Any, **options: Any) -> None:
-        """Build and run the host on this thread; ``SystemExit`` with its code if not 0."""
-        host = self.build_host(options.get("host_args") or [])
+        """Build and run the host on this thread; ``SystemExit`` with its code if not 0.
+
+        Raises CommandError (exit code 2, one line) for a configuration error.
+        """
+        try:
+            host = self.build_host(options.get("host_args") or [])
+        except ConfigurationError as exc:
+            raise CommandError(str(exc), returncode=2) from exc
         code = host.run()
         if code:
             sys.exit(code)

@@ -7,6 +7,8 @@ Fixtures:
 * ``host_builder``: a ``HostApplicationBuilder`` for tests: environment ``Testing``,
   ``NullLifetime`` (no signal handlers, no status messages), ``fake_clock`` as the host's
   clock, and no console handler, so logs reach pytest's ``caplog`` (and its report) only.
+  It is hermetic: it reads no ``appsettings*.json``, no environment variable and no command
+  line; add what a test needs (``host_builder.configuration.add_in_memory({...})``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import pytest
 
 from threadhost._builder import HostApplicationBuilder
 from threadhost._clock import Clock
-from threadhost._host import Host
 from threadhost._lifetime import HostLifetime, NullLifetime
 
 from ._fake_clock import FakeClock
@@ -29,8 +30,9 @@ def fake_clock() -> FakeClock:
 
 @pytest.fixture
 def host_builder(fake_clock: FakeClock) -> HostApplicationBuilder:
-    """A builder preset for tests: Testing environment, NullLifetime, the fake clock."""
-    builder = Host.create_application_builder(["--environment=Testing"])
+    """A builder preset for tests: Testing environment, NullLifetime, the fake clock, and no
+    configuration source (no appsettings*.json, environment variable or command line)."""
+    builder = HostApplicationBuilder._empty("Testing")
     builder.services.add_singleton(HostLifetime, NullLifetime)
     builder.services.add_instance(Clock, fake_clock)
     builder.logging.clear_providers()

@@ -18,3 +18,13 @@ THREADHOST = {
     "Workers": {"A": "settings", "B": "settings", "C": "settings"},
     "HostOptions": {"ShutdownTimeout": 10},
 }
+
+# The project's own logging: a root handler in its own format. threadhost must add no
+# handler of its own (each line once) and set no level it was not asked for.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"project": {"format": "PROJECT %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "project"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+}

@@ -41,6 +41,7 @@ class Command(HostCommand):
         try:
             super().handle(*args, **options)
         finally:
-            closed = self.writer.connection is not None and self.writer.connection.connection \
-                is None
-            print(f"worker connection closed: {closed}", flush=True)
+            writer = getattr(self, "writer", None)  # None when the configuration was bad
+            if writer is not None:
+                closed = writer.connection is not None and writer.connection.connection is None
+                print(f"worker connection closed: {closed}", flush=True)

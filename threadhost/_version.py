@@ -1,0 +1,3 @@
+"""The version of threadhost, read by ``setup.cfg`` and ``threadhost --version``."""
+
+__version__ = "0.2.0"
