@@ -421,3 +421,12 @@ def test_background_service_started_twice_is_refused() -> None:
     with pytest.raises(RuntimeError, match="runs only once"):
         waiter.start(cts.token)
     waiter.stop(cts.token)
+
+
+def test_two_instances_of_one_class_run_on_threads_named_after_their_service_names() -> None:
+    first, second = Waiter(), Waiter()
+    with make_builder(first, second).build():
+        assert first.entered.wait(WAIT) and second.entered.wait(WAIT)
+        assert first.thread is not None and second.thread is not None
+        assert (first.thread.name, second.thread.name) == (
+            "threadhost:Waiter", "threadhost:Waiter#2")

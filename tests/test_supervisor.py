@@ -370,3 +370,22 @@ def test_the_unfinished_warning_names_lambdas_and_partials_readably() -> None:
     assert describe(functools.partial(job, n=3)) == f"partial({where}.<locals>.job, n=3)"
     assert describe(lambda token: None) == f"{where}.<locals>.<lambda>"
     assert describe(42) == "42"
+
+
+def test_a_crash_while_the_host_is_still_starting_shows_restarting_during_the_backoff() -> None:
+    clock = FakeClock()
+    service = CrashesEveryRun(runs_to_crash=1)
+    builder = make_builder(clock=clock)
+    builder.services.add_hosted_service(service, restart=policy(backoff=60))
+    host = builder.build()
+    host.start()
+    service.wait_runs(1)
+    service.threads[0].join(WAIT)
+    health = host.health()
+    assert health.services["CrashesEveryRun"].state is th.ServiceState.RESTARTING
+    assert health.status is th.HealthStatus.DEGRADED
+    clock.advance(60)
+    service.wait_runs(2)
+    assert host.health().services["CrashesEveryRun"].state is th.ServiceState.RUNNING
+    stop_within(host)
+    host.close()

@@ -49,7 +49,8 @@ def _state_of(service: BackgroundService) -> _State:
 class BackgroundService(HostedService):
     """A hosted service that runs ``execute(stopping_token)`` on its own daemon thread.
 
-    ``start()`` starts one daemon thread named ``threadhost:<ClassName>`` and returns at once,
+    ``start()`` starts one daemon thread named ``threadhost:<name>`` (the service's name in the
+    host: its class name, ``Name#2`` for a second instance) and returns at once,
     so a slow or blocking ``execute`` never delays the host's startup. ``stop()`` cancels the
     stopping token, then waits for the thread to end or for the stop token to be cancelled
     (the shutdown deadline), whichever comes first; ``stop()`` before ``start()`` does nothing.
@@ -183,7 +184,7 @@ def begin_run(service: BackgroundService, delay: float = 0.0) -> None:
     stopping = CancellationTokenSource(slot.clock)
     state.stopping = stopping
     slot.spawn(lambda: _run(service, state, slot, stopping, delay=delay, previous=previous),
-               f"threadhost:{type(service).__name__}", publish=functools.partial(
+               f"threadhost:{slot.name}", publish=functools.partial(
                    setattr, state, "thread"))
 
 

@@ -164,8 +164,11 @@ class HostCore:
                     step = self._move(HostEvent.STARTED)
                 if step.do is Do.FIRE_STARTED:
                     for entry in self._started:
-                        if entry.slot.singleton is None:  # a leased one's state is its lease's
-                            entry.slot.move(ServiceState.RUNNING)
+                        # Only from STARTING: a leased one's state is its lease's, and a
+                        # service that crashed meanwhile may be RESTARTING or FAILED.
+                        if entry.slot.singleton is None:
+                            entry.slot.move(ServiceState.RUNNING,
+                                            only_from=ServiceState.STARTING)
                     self.app._fire_started()
                     log.started()
                 else:

@@ -137,12 +137,15 @@ class ServiceSlot:
         """The current state (a snapshot)."""
         return self._state
 
-    def move(self, new: ServiceState) -> bool:
-        """Move to ``new`` if the table allows it from the current state; False if not
-        (e.g. FAILED is final). Moving to the current state is a no-op that returns True."""
+    def move(self, new: ServiceState, *, only_from: ServiceState | None = None) -> bool:
+        """Move to ``new`` if the table allows it from the current state (and, with
+        ``only_from``, only from that state); False if not (e.g. FAILED is final). Moving to
+        the current state is a no-op that returns True."""
         with self._lock:
             if new is self._state:
                 return True
+            if only_from is not None and self._state is not only_from:
+                return False
             if new not in SERVICE_TRANSITIONS[self._state]:
                 return False
             self._state = new

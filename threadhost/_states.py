@@ -121,7 +121,8 @@ class ServiceState(enum.Enum):
 _V = ServiceState
 SERVICE_TRANSITIONS: dict[ServiceState, frozenset[ServiceState]] = {
     _V.CREATED: frozenset({_V.STARTING, _V.STANDBY, _V.STOPPED, _V.FAILED}),
-    _V.STARTING: frozenset({_V.RUNNING, _V.STANDBY, _V.STOPPING, _V.STOPPED, _V.FAILED}),
+    _V.STARTING: frozenset({_V.RUNNING, _V.RESTARTING, _V.STANDBY, _V.STOPPING, _V.STOPPED,
+                            _V.FAILED}),
     _V.RUNNING: frozenset({_V.RESTARTING, _V.STANDBY, _V.STOPPING, _V.STOPPED, _V.FAILED}),
     _V.RESTARTING: frozenset({_V.RUNNING, _V.STOPPING, _V.STOPPED, _V.FAILED}),
     _V.STANDBY: frozenset({_V.STARTING, _V.RUNNING, _V.STOPPING, _V.STOPPED, _V.FAILED}),

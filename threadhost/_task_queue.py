@@ -236,7 +236,7 @@ class QueuedHostedService(HostedService):
         state.draining = CancellationTokenSource(clock)
         state.abandoned = CancellationTokenSource(clock)
         for index in range(self.workers):
-            slot.spawn(lambda: self._work(state), f"threadhost:{name}:{index}")
+            slot.spawn(lambda: self._work(state), f"threadhost:{slot.name}:{index}")
 
     def stop(self, cancellation_token: CancellationToken) -> None:
         """Let the workers drain the queue until it is empty or ``cancellation_token`` fires
