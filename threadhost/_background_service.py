@@ -159,14 +159,14 @@ class BackgroundService(HostedService):
 
 
 def _wait_ended(slot: ServiceSlot, token: CancellationToken) -> None:
-    ended = slot.ended_token()
-    if ended.is_cancellation_requested:
+    gone = slot.ended_latch()
+    if gone is None or gone.is_set():
         return
     deadline = deadline_of(token)
     if deadline is not None:
-        deadline.wait(ended)
+        deadline.wait_latch(gone, slot.ended_token)
     else:
-        wait_any([ended, token])
+        wait_any([slot.ended_token(), token])
 
 
 def begin_run(service: BackgroundService, delay: float = 0.0) -> None:
@@ -214,10 +214,9 @@ def _run(service: BackgroundService, state: _State, slot: ServiceSlot,
 def stops_inline(service: HostedService) -> bool:
     """True if the host may make ``service.stop`` on its control thread: the class keeps
     BackgroundService's own ``stop`` and no user callback waits on the stopping token."""
-    if not isinstance(service, BackgroundService) or type(service).stop is not (
-            BackgroundService.stop):
+    if type(service).stop is not BackgroundService.stop:  # (a cheap class lookup first)
         return False
-    stopping = _state_of(service).stopping
+    stopping = _state_of(service).stopping  # type: ignore[arg-type]
     return stopping is None or not stopping.token._has_callbacks()
 
 

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from typing import final
 
 from . import _log_messages as log
-from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
+from ._cancellation import CancellationToken, CancellationTokenSource, Latch, wait_any
 from ._clock import SYSTEM_CLOCK, Clock, SystemClock
 
 GRACE = 0.5
@@ -106,6 +107,19 @@ class Deadline:
             return True
         self.fire()
         return token.is_cancellation_requested
+
+    def wait_latch(self, latch: Latch, as_token: Callable[[], CancellationToken]) -> bool:
+        """``wait`` for a ``Latch`` (True once set): on the system clock on the latch itself,
+        which costs no token; on another clock through ``as_token()``, a token cancelled
+        when the latch is set."""
+        if self._fired:
+            return latch.is_set()
+        if not self._independent:
+            return self.wait(as_token())
+        if latch.wait(self.remaining()):
+            return True
+        self.fire()
+        return latch.is_set()
 
     def fire(self) -> None:
         """Mark the deadline passed, start the grace, and cancel ``token`` (its callbacks run

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import final
 
 from . import _log_messages as log
-from ._cancellation import CancellationToken, CancellationTokenSource
+from ._cancellation import CancellationToken, CancellationTokenSource, Latch
 from ._clock import Clock
 from ._lease import Lease, LeaseInfo, set_current_lease
 from ._restart import RestartPolicy, RestartTracker
@@ -113,6 +113,7 @@ class ServiceSlot:
         self._state = ServiceState.CREATED  # guarded by _lock
         self._live: set[threading.Thread] = set()  # guarded by _lock; not detached, not ended
         self._idle: CancellationTokenSource | None = None  # guarded by _lock; see ended_token
+        self._gone: Latch | None = None  # guarded by _lock; see ended_latch
         # (cancelled, and dropped, when the last live thread leaves)
         self._unfinished: list[object] = []  # guarded by _lock
         self.heartbeat_at: float | None = None  # host clock: the later of the last heartbeat
@@ -166,6 +167,8 @@ class ServiceSlot:
         thread = threading.Thread(target=self._run, args=(target,), name=thread_name,
                                   daemon=True)
         with self._lock:
+            if not self._live:
+                self._gone = Latch()
             self._live.add(thread)
         if publish is not None:
             publish(thread)
@@ -193,9 +196,12 @@ class ServiceSlot:
             if thread not in self._live:
                 return
             self._live.discard(thread)
-            idle = None
+            idle = gone = None
             if not self._live:
                 idle, self._idle = self._idle, None
+                gone, self._gone = self._gone, None
+        if gone is not None:
+            gone.set()
         if idle is not None:
             idle.cancel()
 
@@ -211,6 +217,12 @@ class ServiceSlot:
             if self._idle is None:  # made when first asked: most services are never waited on
                 self._idle = CancellationTokenSource(self.registry.clock)  # twice per stop
             return self._idle.token
+
+    def ended_latch(self) -> Latch | None:
+        """Set once no thread of this service runs (as ``ended_token``), without a token:
+        the cheap signal the system clock's stop waits on. None if none runs now."""
+        with self._lock:
+            return self._gone if self._live else None
 
     def live_threads(self) -> list[threading.Thread]:
         """The threads of this service still running (not ended, not detached), its lease
