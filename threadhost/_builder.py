@@ -16,7 +16,7 @@ from ._console_lifetime import ConsoleLifetime
 from ._environment import DEVELOPMENT, PRODUCTION, HostEnvironment
 from ._errors import ConfigurationError
 from ._health import HealthMonitor
-from ._health_endpoint import parse_host, parse_port, register_endpoint
+from ._health_config import parse_host, parse_port, register_endpoint
 from ._host import Host
 from ._hosted_service import HostedServiceFactory
 from ._lease import bind_leases

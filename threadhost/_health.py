@@ -54,7 +54,7 @@ class HealthStatus(enum.Enum):
     UNHEALTHY = "unhealthy"
 
 
-HealthCheck = Callable[[], "HealthStatus | bool"]
+HealthCheck = Callable[[], HealthStatus | bool]
 """A custom check: returns a ``HealthStatus``, or a bool (False means UNHEALTHY)."""
 
 
