@@ -152,7 +152,6 @@ class Host:
         core.refuse_reentrant_stop()
         with core.inside():
             report = core.request_stop("Host.stop() called", timeout)
-            core.join_control()
             self._restore_signal_handlers()
         return report
 

@@ -185,6 +185,13 @@ class _Runner:
             self._clock.unregister_participant(threading.current_thread())
 
 
+def _inline(group: Sequence[Call]) -> bool:
+    if len(group) == 1:  # the common case, without a generator
+        inline = group[0].inline
+        return inline is not None and inline()
+    return all(c.may_run_inline() for c in group)
+
+
 def run_stop(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock) -> None:
     """Make every call of ``groups`` in order under ``deadline`` (see the module notes).
 
@@ -195,7 +202,7 @@ def run_stop(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock)
     runner: _Runner | None = None
     try:
         for index, group in enumerate(groups):
-            if all(c.may_run_inline() for c in group):
+            if _inline(group):
                 for call in group:
                     call.run(clock)
                 continue
@@ -225,7 +232,7 @@ def _leave_unmade(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: C
     runner: _Runner | None = None
     try:
         for group in rest:
-            if all(c.may_run_inline() for c in group):
+            if _inline(group):
                 for call in group:
                     call.run(clock)
                 continue

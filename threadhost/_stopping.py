@@ -57,6 +57,7 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
     lifecycle hooks (its lease thread makes them)."""
     token = deadline.token
     groups: list[list[Call]] = []
+    lifecycle = [e for e in entries if isinstance(e.service, HostedLifecycleService)]
     for phase in STOP_PLAN:
         calls: list[Call] = []
         if phase.target is Target.EVENT:
@@ -74,9 +75,8 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                                   inline=_ALWAYS if stops_inline(lifetime) else None,
                                   stopping=True))
         else:
-            chosen = [e for e in entries if (phase.target is Target.SERVICES
-                      or isinstance(e.service, HostedLifecycleService))
-                      and (e.name not in stop_instead or phase.target is Target.SERVICES)]
+            chosen = [e for e in (entries if phase.target is Target.SERVICES else lifecycle)
+                      if phase.target is Target.SERVICES or e.name not in stop_instead]
             if phase.reverse:
                 chosen.reverse()
             for entry in chosen:
