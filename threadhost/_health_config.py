@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from ._errors import ConfigurationError
 from ._health import HealthMonitor
+from ._hosted_service import HostedLifecycleService
 from ._lifetime import HostApplicationLifetime
 
 if TYPE_CHECKING:
     from ._configuration import Configuration
-    from ._health_endpoint import HealthEndpoint
     from ._services import ServiceCollection
 
 
@@ -42,12 +42,13 @@ def parse_host(raw: object, key: str = "Health:Host") -> str:
     return raw.strip()
 
 
-def endpoint_factory(host: str, port: int) -> Callable[..., HealthEndpoint]:
+def endpoint_factory(host: str, port: int) -> Callable[..., HostedLifecycleService]:
     """A factory for ``add_hosted_service``-style registration (parameters injected)."""
     from ._health_endpoint import HealthEndpoint  # noqa: PLC0415  (see the module notes)
     from ._metrics import metrics_renderer  # noqa: PLC0415  (prometheus-client is optional)
 
-    def make(monitor: HealthMonitor, app: HostApplicationLifetime) -> HealthEndpoint:
+    # Annotated with what this module can name: the injector resolves these hints here.
+    def make(monitor: HealthMonitor, app: HostApplicationLifetime) -> HostedLifecycleService:
         return HealthEndpoint(monitor, app, host, port, metrics_renderer(monitor))
 
     return make
