@@ -17,6 +17,7 @@ from tests._services import (
     A,
     IgnoresToken,
     Recorder,
+    StopsApplication,
     Waiter,
     make_builder,
     stop_within,
@@ -260,18 +261,8 @@ def test_a_closed_host_cannot_be_started() -> None:
 
 
 def test_a_second_run_is_refused() -> None:
-    class StopsAtOnce(th.HostedService):
-        def __init__(self, lifetime: th.HostApplicationLifetime) -> None:
-            self.lifetime = lifetime
-
-        def start(self, cancellation_token: th.CancellationToken) -> None:
-            self.lifetime.application_started.register(self.lifetime.stop_application)
-
-        def stop(self, cancellation_token: th.CancellationToken) -> None:
-            pass
-
     builder = make_builder()
-    builder.services.add_hosted_service(StopsAtOnce)
+    builder.services.add_hosted_service(StopsApplication)
     host = builder.build()
     assert host.run() == 0
     with pytest.raises(RuntimeError, match=r"already been started|has been closed"):

@@ -31,6 +31,21 @@ class IdleWorkers(th.QueuedHostedService):
         super().__init__(th.BackgroundTaskQueue(10), workers=4)
 
 
+def stopped_beside_a_straggler(service: th.HostedService, clock: FakeClock | None,
+                               shutdown_timeout: float) -> th.ShutdownReport:
+    """Start ``service`` registered before an ``IgnoresToken`` (so stopped after it), stop the
+    host, release the straggler, and return the report."""
+    straggler = IgnoresToken()
+    host = make_builder(service, straggler, clock=clock,
+                        shutdown_timeout=shutdown_timeout).build()
+    host.start()
+    assert straggler.entered.wait(WAIT)
+    report = stop_within(host)
+    straggler.release.set()
+    host.close()
+    return report
+
+
 def test_application_stopping_callbacks_finish_before_any_service_is_stopped() -> None:
     record = Recorder()
     proceed = threading.Event()
@@ -75,13 +90,7 @@ def test_a_blocking_application_stopping_callback_is_abandoned_at_the_deadline()
 def test_a_well_behaved_service_stopped_after_a_straggler_is_not_a_straggler() -> None:
     for _ in range(10):
         # Registered first, so stopped last: after the straggler used up the deadline.
-        straggler = IgnoresToken()
-        host = make_builder(SlowCleanup(), straggler, shutdown_timeout=0.05).build()
-        host.start()
-        assert straggler.entered.wait(WAIT)
-        report = stop_within(host)
-        straggler.release.set()
-        host.close()
+        report = stopped_beside_a_straggler(SlowCleanup(), None, 0.05)
         assert [s.name for s in report.stragglers] == ["IgnoresToken"], str(report)
 
 
@@ -90,25 +99,13 @@ def test_a_well_behaved_service_after_a_straggler_is_not_a_straggler_under_a_fak
     for _ in range(5):
         # The straggler blocks outside the clock: it holds time back until it stalls.
         clock = FakeClock(autojump=True, stall_timeout=0.2)
-        straggler = IgnoresToken()
-        host = make_builder(SlowCleanup(), straggler, clock=clock, shutdown_timeout=1).build()
-        host.start()
-        assert straggler.entered.wait(WAIT)
-        report = stop_within(host)
-        straggler.release.set()
-        host.close()
+        report = stopped_beside_a_straggler(SlowCleanup(), clock, 1)
         assert [s.name for s in report.stragglers] == ["IgnoresToken"], str(report)
 
 
 def test_idle_queue_workers_are_never_false_stragglers() -> None:
     for clock in [None] * 10 + [FakeClock(autojump=True, stall_timeout=0.2) for _ in range(5)]:
-        straggler = IgnoresToken()
-        host = make_builder(IdleWorkers(), straggler, clock=clock, shutdown_timeout=0.05).build()
-        host.start()
-        assert straggler.entered.wait(WAIT)
-        report = stop_within(host)
-        straggler.release.set()
-        host.close()
+        report = stopped_beside_a_straggler(IdleWorkers(), clock, 0.05)
         assert [s.name for s in report.stragglers] == ["IgnoresToken"], str(report)
         assert report.exit_code == 3
 

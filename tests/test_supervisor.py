@@ -59,17 +59,24 @@ def policy(**fields: object) -> th.RestartPolicy:
     return th.RestartPolicy(mode=ON_FAILURE, **fields)  # type: ignore[arg-type]
 
 
-def test_restart_delays_follow_the_backoff_exactly_on_the_host_clock() -> None:
+def restarted_until(service: CrashesEveryRun, runs: int, **fields: object) -> th.ShutdownReport:
+    """Run ``service`` under ``policy(**fields)`` and autojump until ``runs`` runs have begun;
+    then stop the host and return its report."""
     clock = FakeClock(autojump=True)
-    service = CrashesEveryRun(runs_to_crash=6)
     builder = make_builder(clock=clock)
-    builder.services.add_hosted_service(service, restart=policy(
-        backoff=1, multiplier=2, max_backoff=5, max_restarts=10, within=1000))
+    builder.services.add_hosted_service(service, restart=policy(**fields))
     host = builder.build()
     host.start()
-    service.wait_runs(7)
+    service.wait_runs(runs)
     report = stop_within(host)
     host.close()
+    return report
+
+
+def test_restart_delays_follow_the_backoff_exactly_on_the_host_clock() -> None:
+    service = CrashesEveryRun(runs_to_crash=6)
+    report = restarted_until(service, 7, backoff=1, multiplier=2, max_backoff=5,
+                             max_restarts=10, within=1000)
     # Delays 1, 2, 4, then capped at 5: runs begin at 0, 1, 3, 7, 12, 17, 22.
     assert service.starts == [0, 1, 3, 7, 12, 17, 22]
     assert report.restarts == {"CrashesEveryRun": 6}
@@ -117,31 +124,15 @@ def test_more_restarts_than_the_limit_within_the_period_fail_the_service_for_goo
 
 
 def test_restarts_spread_over_more_than_the_period_never_reach_the_limit() -> None:
-    clock = FakeClock(autojump=True)
     service = CrashesEveryRun(runs_to_crash=5)
-    builder = make_builder(clock=clock)
-    builder.services.add_hosted_service(service, restart=policy(
-        backoff=30, multiplier=1, max_restarts=1, within=20))
-    host = builder.build()
-    host.start()
-    service.wait_runs(6)
-    report = stop_within(host)
-    host.close()
+    report = restarted_until(service, 6, backoff=30, multiplier=1, max_restarts=1, within=20)
     assert service.starts == [0, 30, 60, 90, 120, 150]
     assert report.clean and report.restarts == {"CrashesEveryRun": 5}
 
 
 def test_the_backoff_starts_over_after_a_run_longer_than_the_period() -> None:
-    clock = FakeClock(autojump=True)
     service = CrashesEveryRun(runs_to_crash=3, run_for={3: 100})
-    builder = make_builder(clock=clock)
-    builder.services.add_hosted_service(service, restart=policy(
-        backoff=1, multiplier=10, max_restarts=10, within=50))
-    host = builder.build()
-    host.start()
-    service.wait_runs(4)
-    report = stop_within(host)
-    host.close()
+    report = restarted_until(service, 4, backoff=1, multiplier=10, max_restarts=10, within=50)
     # Delays 1, 10, then (after a 100 s run) 1 again.
     assert service.starts == [0, 1, 11, 112]
     assert report.restarts == {"CrashesEveryRun": 3}

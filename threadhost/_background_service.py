@@ -220,14 +220,6 @@ def stops_inline(service: HostedService) -> bool:
     return stopping is None or not stopping.token._has_callbacks()
 
 
-def request_stop(service: BackgroundService) -> None:
-    """Cancel the stopping token without waiting (internal: a concurrent stop cancels every
-    service first, then waits for each)."""
-    state = _state_of(service)
-    state.stop_requested = True
-    if state.stopping is not None:
-        state.stopping.cancel()
-
 
 def slot_of(service: BackgroundService) -> ServiceSlot | None:
     """The slot accounting for ``service`` once started (internal: lets ready-made services

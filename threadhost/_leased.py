@@ -20,7 +20,6 @@ database for one lease would delay another's checks).
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable
 
@@ -123,8 +122,3 @@ class LeasedService:
 
     def _set_state(self, state: LeaseState) -> None:
         self.entry.slot.move(ServiceState[state])
-
-
-def stop_call(leased: LeasedService, token: CancellationToken) -> Callable[[], None]:
-    """The stop-plan call for a leased service."""
-    return functools.partial(leased.stop, token)
