@@ -17,6 +17,7 @@ Run: python benchmarks/bench_lifecycle.py [--repeat 7] [--sizes 1,10,100,1000]
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import statistics
 import threading
@@ -56,11 +57,13 @@ def bench_threadhost(n: int) -> tuple[float, float]:
     for _ in range(n):
         builder.services.add_hosted_service(Idle(arrivals))
     host = builder.build()
+    gc.collect()
     began = time.perf_counter()
     host.start()
     if not arrivals.all_in.wait(60):
         raise RuntimeError("services did not all start")
     start = time.perf_counter() - began
+    gc.collect()
     began = time.perf_counter()
     report = host.stop()
     stop = time.perf_counter() - began
@@ -77,6 +80,7 @@ def bench_threading(n: int) -> tuple[float, float]:
         arrivals.arrive()
         event.wait()
 
+    gc.collect()
     began = time.perf_counter()
     events = [threading.Event() for _ in range(n)]
     threads = [threading.Thread(target=target, args=(e,), daemon=True) for e in events]
@@ -85,6 +89,7 @@ def bench_threading(n: int) -> tuple[float, float]:
     if not arrivals.all_in.wait(60):
         raise RuntimeError("threads did not all start")
     start = time.perf_counter() - began
+    gc.collect()
     began = time.perf_counter()
     for event, thread in zip(reversed(events), reversed(threads), strict=True):
         event.set()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import abc
 import functools
 import threading
-from dataclasses import dataclass, field
 
 from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
 from ._deadline import deadline_of
@@ -28,15 +27,17 @@ from ._states import ServiceState
 _STATE = "_threadhost"
 
 
-@dataclass
 class _State:
     # Written by start() and by each run's thread; reads are of single references (atomic).
-    lock: threading.Lock = field(default_factory=threading.Lock)  # serialises start()
-    slot: ServiceSlot | None = None
-    thread: threading.Thread | None = None
-    stopping: CancellationTokenSource | None = None
-    exception: BaseException | None = None
-    stop_requested: bool = False
+    __slots__ = ("exception", "lock", "slot", "stop_requested", "stopping", "thread")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # serialises start()
+        self.slot: ServiceSlot | None = None
+        self.thread: threading.Thread | None = None
+        self.stopping: CancellationTokenSource | None = None
+        self.exception: BaseException | None = None
+        self.stop_requested = False
 
 
 def _state_of(service: BackgroundService) -> _State:

@@ -196,22 +196,23 @@ class HostCore:
     def record_started(self, entries: Sequence[Entry]) -> None:
         """The start of ``entries`` returned: the stop will stop them (or, if the stop already
         took its list, stop them here, at once)."""
+        with self._lock:
+            late = self._taken
+            if not late:
+                self._started.extend(entries)
+        if not late:
+            return
         for entry in entries:
-            with self._lock:
-                late = self._taken
-                if not late:
-                    self._started.append(entry)
-            if late:
-                # The stop already took its list (its deadline passed while this start ran):
-                # stop the service here, at once, and keep its errors in the log.
-                log.late_start(entry.name)
-                with CancellationTokenSource(self.clock) as cancelled:
-                    cancelled.cancel()
-                    call = Call(entry.name, "stop", functools.partial(
-                        entry.service.stop, cancelled.token))
-                    call.run(self.clock)
-                if call.error is not None:
-                    log.service_stop_failed(entry.name, "stop", call.error)
+            # The stop already took its list (its deadline passed while this start ran):
+            # stop the service here, at once, and keep its errors in the log.
+            log.late_start(entry.name)
+            with CancellationTokenSource(self.clock) as cancelled:
+                cancelled.cancel()
+                call = Call(entry.name, "stop", functools.partial(
+                    entry.service.stop, cancelled.token))
+                call.run(self.clock)
+            if call.error is not None:
+                log.service_stop_failed(entry.name, "stop", call.error)
 
     def _fail_start(self, failure: StartFailure, *, request: bool) -> None:
         names = failure.names
@@ -256,7 +257,7 @@ class HostCore:
         if step.do is Do.STOP_UNSTARTED:
             self._publish_unstarted(reason)
         elif step.do is Do.BEGIN_STOP:
-            self.registry.detach(me)
+            self.registry.detach_current()
             self.app._requested = True  # readiness ends now, as for any request
             self.clock.register_participant(me)
             try:
@@ -265,7 +266,7 @@ class HostCore:
                 self.clock.unregister_participant(me)
             self.app._requests.put(_WAKE)  # the control thread finds the stop done, and ends
         elif self.report is None:
-            self.registry.detach(me)
+            self.registry.detach_current()
         return self.wait_report()
 
     def close_unstarted(self) -> bool:

@@ -40,7 +40,8 @@ RunEndHandler = Callable[["ServiceSlot", "BaseException | None", bool], None]
 """What the host does when a run of a service's work ends: (slot, error or None, whether the
 service had been asked to stop). Called on the ending thread."""
 
-_local = threading.local()  # .slot: the slot being started on this thread, if any
+_local = threading.local()  # .slot: the slot being started on this thread, if any;
+# .own: on a service thread, the slot that spawned it
 
 _REGISTRIES: weakref.WeakSet[ThreadRegistry] = weakref.WeakSet()
 """Every registry in the process (for the forced-exit log of every service thread)."""
@@ -81,12 +82,14 @@ class ThreadRegistry:
         with self._lock:
             return list(self._slots)
 
-    def detach(self, thread: threading.Thread) -> None:
-        """``thread`` now waits in ``Host.stop()``: whoever waits for its service's threads to
-        end stops waiting for this one, and it is no straggler (it would wait for itself).
-        A scan of the slots: it happens once per stop at most, never per thread start."""
-        for slot in self.slots:
-            slot._forget(thread)
+    def detach_current(self) -> None:
+        """The calling thread now waits in ``Host.stop()``: if it is a thread of one of our
+        services, whoever waits for that service's threads to end stops waiting for this one,
+        and it is no straggler (it would wait for itself). No scan: a service thread knows
+        its slot (a thread-local set as it began)."""
+        slot: ServiceSlot | None = getattr(_local, "own", None)
+        if slot is not None and slot.registry is self:
+            slot._forget(threading.current_thread())
 
 
 @final
@@ -96,6 +99,11 @@ class ServiceSlot:
     Thread-safe. ``spawn`` may be called from any thread (a service's own included, to
     restart); the state moves only along ``SERVICE_TRANSITIONS``.
     """
+
+    __slots__ = ("_gone", "_idle", "_live", "_lock", "_runs_over", "_state", "_unfinished",
+                 "failures", "heartbeat_at", "last_error", "lease", "lease_thread",
+                 "liveness_timeout", "name", "periodic_runs", "queue_depth", "registry", "rerun",
+                 "restart", "restarts", "singleton", "stop_duration", "tracker")
 
     def __init__(self, name: str, registry: ThreadRegistry) -> None:
         self.name = name
@@ -142,6 +150,8 @@ class ServiceSlot:
         """Move to ``new`` if the table allows it from the current state (and, with
         ``only_from``, only from that state); False if not (e.g. FAILED is final). Moving to
         the current state is a no-op that returns True."""
+        if new is self._state:  # lock-free: as if it happened just before a concurrent move
+            return True
         with self._lock:
             if new is self._state:
                 return True
@@ -178,6 +188,7 @@ class ServiceSlot:
 
     def _run(self, target: Callable[[], object]) -> None:
         me = threading.current_thread()
+        _local.own = self
         set_current_lease(self.lease)
         try:
             target()
@@ -211,6 +222,8 @@ class ServiceSlot:
         A token that is already cancelled if no thread was ever spawned. A later ``spawn``
         (a restart) makes a new token: ask again after it.
         """
+        if not self._live:  # a lock-free look first: the common case once stopped
+            return _ENDED
         with self._lock:
             if not self._live:
                 return _ENDED
@@ -227,9 +240,11 @@ class ServiceSlot:
     def live_threads(self) -> list[threading.Thread]:
         """The threads of this service still running (not ended, not detached), its lease
         thread included."""
+        lease_thread = self.lease_thread
+        if not self._live and lease_thread is None:  # lock-free: the common case once stopped
+            return []
         with self._lock:
             live = [t for t in self._live if t.is_alive()]
-        lease_thread = self.lease_thread
         if lease_thread is not None and lease_thread.is_alive():
             live.append(lease_thread)
         return live
@@ -244,6 +259,8 @@ class ServiceSlot:
 
     def end_runs(self) -> None:
         """The service's work has ended for good (called by the supervisor)."""
+        if self._runs_over is None:  # lock-free: only a leased service has one
+            return
         with self._lock:
             source, self._runs_over = self._runs_over, None
         if source is not None:
@@ -306,6 +323,8 @@ class ServiceSlot:
 
     def unfinished(self) -> list[object]:
         """What ``report_unfinished`` recorded, in order."""
+        if not self._unfinished:  # lock-free: the common case
+            return []
         with self._lock:
             return list(self._unfinished)
 

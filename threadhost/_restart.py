@@ -115,6 +115,8 @@ class RestartTracker:
     """One service's restart memory (see the module notes). Not thread-safe by design: only
     the thread on which a run ends uses it, and runs never overlap."""
 
+    __slots__ = ("_in_a_row", "_restarts", "run_began")
+
     def __init__(self) -> None:
         self._restarts: deque[float] = deque()  # host-clock times of the restarts made
         self._in_a_row = 0

@@ -63,31 +63,34 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
         if isinstance(entries, StartFailure):
             return entries
         concurrent = core.options.services_start_concurrently
+        # A leased service is started by its lease thread, launched in its place in the start
+        # phase (_leased); it has no lifecycle hooks of its own.
+        lifecycle = [e for e in entries if e.slot.singleton is None
+                     and isinstance(e.service, HostedLifecycleService)]
         for phase in START_PLAN:
-            if phase.target not in (Target.SERVICES, Target.LIFECYCLE):
+            if phase.target is Target.SERVICES:
+                chosen = entries
+            elif phase.target is Target.LIFECYCLE:
+                chosen = lifecycle
+            else:
                 continue
-            # A leased service is started by its lease thread, launched in its place in the
-            # start phase (_leased).
-            chosen = [e for e in entries if (phase.target is Target.SERVICES
-                      or isinstance(e.service, HostedLifecycleService))
-                      and (e.slot.singleton is None or phase.name == "start")]
             calls = [Call(e.name, phase.name, functools.partial(
                 core.launch_leased, e) if e.slot.singleton is not None else functools.partial(
                 _call_in_slot, e, phase.name, token)) for e in chosen]
-            groups = [calls] if concurrent and phase.concurrent and calls else [
-                [c] for c in calls]
-            by_name = {e.name: e for e in chosen}
-            for group in groups:
+            # A concurrent phase is one group, side by side; otherwise a group per call.
+            step = len(calls) if concurrent and phase.concurrent and calls else 1
+            for first in range(0, len(calls), step):
+                group, of = calls[first:first + step], chosen[first:first + step]
                 if not go_on(group[0].name):
                     return ABORTED
-                for call in group:
-                    by_name[call.name].slot.move(ServiceState.STARTING)
+                for e in of:
+                    e.slot.move(ServiceState.STARTING)
                 core._start_calls = group
                 failed = run_start_group(group, core.clock)
                 core._start_calls = []
                 if phase.name == "start":
-                    core.record_started([by_name[c.name] for c in group
-                                          if c.error is None])
+                    core.record_started([e for e, c in zip(of, group, strict=True)
+                                         if c.error is None])
                 if failed:
                     return StartFailure(failed)
         return DONE if go_on(None) else ABORTED

@@ -27,6 +27,10 @@ class HostState(enum.Enum):
     STOPPED = "stopped"
     CLOSED = "closed"
 
+    # Members are singletons, so identity hashes them; Enum's own __hash__ is Python code,
+    # paid on every transition-table lookup (twice per state move of every service).
+    __hash__ = object.__hash__
+
 
 class HostEvent(enum.Enum):
     START = "start() called"
@@ -116,6 +120,8 @@ class ServiceState(enum.Enum):
     STOPPING = "stopping"
     STOPPED = "stopped"
     FAILED = "failed"
+
+    __hash__ = object.__hash__  # see HostState
 
 
 _V = ServiceState
