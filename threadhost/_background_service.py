@@ -131,8 +131,8 @@ class BackgroundService(HostedService):
                 type(self).__name__, cancellation_token.clock)
         if slot.liveness_timeout is None:  # the registration's value wins
             slot.liveness_timeout = limit
-        slot.rerun = lambda delay: begin_run(self, delay)
-        begin_run(self)
+        slot.rerun = functools.partial(_begin, self, state, slot)
+        _begin(self, state, slot, 0.0)
 
     def stop(self, cancellation_token: CancellationToken) -> None:
         """Cancel the stopping token, then wait for the thread to end or for
@@ -179,8 +179,11 @@ def begin_run(service: BackgroundService, delay: float = 0.0) -> None:
     during the backoff cancels the run before it begins.
     """
     state = _state_of(service)
-    slot = state.slot
-    assert slot is not None
+    assert state.slot is not None
+    _begin(service, state, state.slot, delay)
+
+
+def _begin(service: BackgroundService, state: _State, slot: ServiceSlot, delay: float) -> None:
     previous = state.thread
     stopping = CancellationTokenSource(slot.clock)
     state.stopping = stopping

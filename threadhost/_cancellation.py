@@ -152,9 +152,9 @@ class CancellationToken:
     def _has_callbacks(self) -> bool:
         """Whether cancelling now would run any callback (internal: lets the host fire a token
         inline when no user code is attached to it)."""
-        source = self._source
-        with source._lock:
-            return bool(source._callbacks)
+        # Lock-free (one read of a dict's size): the answer is a snapshot either way, as a
+        # callback may be registered just after it.
+        return bool(self._source._callbacks)
 
     def raise_if_cancellation_requested(self) -> None:
         """Raise ``OperationCanceledError`` (with ``.token`` set) if the token is cancelled."""

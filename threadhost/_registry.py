@@ -233,9 +233,12 @@ class ServiceSlot:
 
     def ended_latch(self) -> Latch | None:
         """Set once no thread of this service runs (as ``ended_token``), without a token:
-        the cheap signal the system clock's stop waits on. None if none runs now."""
-        with self._lock:
-            return self._gone if self._live else None
+        the cheap signal the system clock's stop waits on. None if none runs now.
+
+        Lock-free: ``spawn`` makes the latch before it counts a thread, and ``_forget`` drops
+        it only once none is left (setting it just after), so a latch read here is either
+        still closed with a thread running or about to open."""
+        return self._gone
 
     def live_threads(self) -> list[threading.Thread]:
         """The threads of this service still running (not ended, not detached), its lease
