@@ -187,14 +187,15 @@ def _begin(service: BackgroundService, state: _State, slot: ServiceSlot, delay: 
     previous = state.thread
     stopping = CancellationTokenSource(slot.clock)
     state.stopping = stopping
-    slot.spawn(lambda: _run(service, state, slot, stopping, delay=delay, previous=previous),
+    slot.spawn(functools.partial(_run, service, state, stopping, delay, previous),
                f"threadhost:{slot.name}", publish=functools.partial(
                    setattr, state, "thread"))
 
 
-def _run(service: BackgroundService, state: _State, slot: ServiceSlot,
-         stopping: CancellationTokenSource, *, delay: float,
-         previous: threading.Thread | None) -> None:
+def _run(service: BackgroundService, state: _State, stopping: CancellationTokenSource,
+         delay: float, previous: threading.Thread | None) -> None:
+    slot = state.slot
+    assert slot is not None
     if previous is not None:
         previous.join()  # it is returning from its run right now: a bounded wait
         if delay and wait_any([stopping.token, slot.registry.stopping], delay):

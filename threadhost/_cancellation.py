@@ -228,7 +228,7 @@ class CancellationTokenSource:
             if self._event.is_set():
                 return
             self._event.set()
-            callbacks = list(reversed(self._callbacks.values()))
+            callbacks = list(reversed(self._callbacks.values())) if self._callbacks else ()
             self._callbacks.clear()
             timer, self._timer = self._timer, None
         if timer is not None:

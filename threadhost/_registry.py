@@ -189,11 +189,14 @@ class ServiceSlot:
     def _run(self, target: Callable[[], object]) -> None:
         me = threading.current_thread()
         _local.own = self
-        set_current_lease(self.lease)
+        lease = self.lease
+        if lease is not None:  # a fresh thread has none: nothing to set for most services
+            set_current_lease(lease)
         try:
             target()
         finally:
-            set_current_lease(None)
+            if lease is not None:
+                set_current_lease(None)
             for hook in self.registry.exit_hooks:
                 try:
                     hook()
