@@ -23,24 +23,26 @@ what was expected and where the value came from.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import decimal
 import enum
+import functools
 import math
-import pathlib
 import re
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 from ._configuration import Configuration, in_memory_source
 from ._errors import ConfigurationError
 
+if TYPE_CHECKING:
+    import datetime as dt
+
 T = TypeVar("T")
 
 _MISSING: Any = object()
-_TIMESPAN = re.compile(
+# A pattern, not a compiled one: re compiles and caches it on first use (a timedelta field).
+_TIMESPAN = (
     r"(?P<sign>-)?(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{1,2})(?::(?P<s>\d{1,2}(?:\.\d+)?))?")
 
 
@@ -67,10 +69,11 @@ def _invalid(key: str, value: object, expected: str, origin: str | None) -> Conf
 
 
 def _timedelta(text: str) -> dt.timedelta:
+    import datetime as dt  # noqa: PLC0415  (lazy: see _parsers)
     try:
         seconds = float(text)
     except ValueError:
-        match = _TIMESPAN.fullmatch(text)
+        match = re.fullmatch(_TIMESPAN, text)
         if match is None:
             raise ValueError(text) from None
         delta = dt.timedelta(days=int(match["d"] or 0), hours=int(match["h"]),
@@ -82,23 +85,37 @@ def _timedelta(text: str) -> dt.timedelta:
 
 
 def _datetime(text: str) -> dt.datetime:
+    import datetime as dt  # noqa: PLC0415  (lazy: see _parsers)
     value = dt.datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError(text)
     return value
 
 
-_PARSERS: dict[Any, tuple[Any, str]] = {
-    int: (int, "an integer (int)"),
-    decimal.Decimal: (decimal.Decimal, "a decimal number (Decimal)"),
-    dt.datetime: (_datetime, "an ISO 8601 date and time with a UTC offset "
-                             "(datetime), e.g. 2024-05-01T12:00:00Z"),
-    dt.date: (dt.date.fromisoformat, "an ISO 8601 date (date), e.g. 2024-05-01"),
-    dt.time: (dt.time.fromisoformat, "an ISO 8601 time of day (time), e.g. 12:30:00"),
-    dt.timedelta: (_timedelta, "a duration (timedelta): seconds such as 90 or 1.5, or "
-                               "[d.]hh:mm[:ss] such as 00:01:30"),
-    pathlib.Path: (pathlib.Path, "a path (Path)"),
-}
+_PARSERS: dict[Any, tuple[Any, str]] = {int: (int, "an integer (int)")}
+"""Hint -> (parser of the text, what an error says was expected); more in ``_parsers()``."""
+
+
+@functools.cache
+def _parsers() -> dict[Any, tuple[Any, str]]:
+    """``_PARSERS`` for the hints of the decimal, datetime and pathlib modules.
+
+    Built on first use, so that ``import threadhost`` imports none of those modules: only an
+    options field of a type that is not str, bool, float, int, an enum or a Literal needs it.
+    """
+    import datetime as dt  # noqa: PLC0415  (lazy: see the docstring)
+    import decimal  # noqa: PLC0415
+    import pathlib  # noqa: PLC0415
+    return {
+        decimal.Decimal: (decimal.Decimal, "a decimal number (Decimal)"),
+        dt.datetime: (_datetime, "an ISO 8601 date and time with a UTC offset "
+                                 "(datetime), e.g. 2024-05-01T12:00:00Z"),
+        dt.date: (dt.date.fromisoformat, "an ISO 8601 date (date), e.g. 2024-05-01"),
+        dt.time: (dt.time.fromisoformat, "an ISO 8601 time of day (time), e.g. 12:30:00"),
+        dt.timedelta: (_timedelta, "a duration (timedelta): seconds such as 90 or 1.5, or "
+                                   "[d.]hh:mm[:ss] such as 00:01:30"),
+        pathlib.Path: (pathlib.Path, "a path (Path)"),
+    }
 
 
 def convert_text(key: str, value: str, hint: Any, origin: str | None = None) -> Any:
@@ -132,7 +149,7 @@ def convert_text(key: str, value: str, hint: Any, origin: str | None = None) -> 
                     isinstance(member.value, str) and _norm(member.value) == wanted):
                 return member
         raise _invalid(key, value, type_name(hint), origin)
-    parser, expected = _PARSERS.get(hint, (hint, type_name(hint)))
+    parser, expected = _PARSERS.get(hint) or _parsers().get(hint) or (hint, type_name(hint))
     if dataclasses.is_dataclass(hint) or not callable(parser):
         raise TypeError(f"{key}: cannot bind configuration text to a field of type {hint!r}")
     try:

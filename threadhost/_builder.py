@@ -24,7 +24,6 @@ from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._logging import LoggingBuilder
 from ._options import ConsoleLifetimeOptions, HostOptions, OptionsMonitor, _seconds
 from ._registry import ThreadExitHook
-from ._reload import ConfigurationWatcher, Reloader
 from ._services import ServiceCollection, _Autowired, missing_dependency
 from ._systemd import SystemdNotifier, SystemdWatchdog, _SystemdLifecycle, watchdog_interval
 
@@ -224,6 +223,10 @@ class HostApplicationBuilder:
         hosted: list[HostedServiceFactory] = list(services._hosted)
         applied = self.logging.apply()
         if config._watched():
+            from ._reload import (  # noqa: PLC0415  (lazy: only watched files need it)
+                ConfigurationWatcher,
+                Reloader,
+            )
             watcher = ConfigurationWatcher(Reloader(
                 config, lambda t: services._options_value(t, config), monitors, applied))
             hosted.insert(0, lambda _: watcher)

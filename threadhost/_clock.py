@@ -42,13 +42,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, final
 
 from . import _log_messages as log
 from ._threads import start_thread
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ._cancellation import CancellationToken
 
 
@@ -285,6 +286,7 @@ class SystemClock(Clock):
 
     def now(self) -> datetime:
         """``datetime.now(UTC)``."""
+        from datetime import UTC, datetime  # noqa: PLC0415  (lazy: needed only by now())
         return datetime.now(UTC)
 
     def wait(self, token: CancellationToken | None, timeout: float | None) -> bool:

@@ -25,13 +25,10 @@ handler of ours when the application owns logging).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 import threading
-from typing import Any, TextIO, final
-
-from pythonjsonlogger.json import JsonFormatter
+from typing import TextIO, final
 
 from ._configuration import Configuration
 from ._errors import ConfigurationError
@@ -48,7 +45,6 @@ _LEVELS = {
 FORMATTERS = ("simple", "json", "systemd")
 _SYSLOG_PRIORITY = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4),
                     (logging.INFO, 6))
-_PROTECTED = ("time", "level", "logger", "message")
 
 
 def parse_level(value: str | int, key: str = "level", origin: str | None = None) -> int:
@@ -87,36 +83,6 @@ class SystemdFormatter(logging.Formatter):
         return "\n".join(prefix + line for line in super().format(record).split("\n"))
 
 
-class _JsonFormatter(JsonFormatter):
-    """``time`` as ISO 8601 UTC with milliseconds; an ``extra`` named like a protected field
-    (``time``, ``level``, ``logger``) is kept as ``extra_<name>`` instead of replacing it."""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        stamp = dt.datetime.fromtimestamp(record.created, tz=dt.UTC)
-        return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord,
-                   message_dict: dict[str, Any]) -> None:
-        super().add_fields(log_data, record, message_dict)
-        for name in _PROTECTED:
-            if name in record.__dict__:
-                log_data[f"extra_{name}"] = record.__dict__[name]
-        log_data["time"] = self.formatTime(record)
-        log_data["level"] = record.levelname
-        log_data["logger"] = record.name
-        log_data["message"] = record.getMessage()
-
-
-def make_json_formatter() -> logging.Formatter:
-    """python-json-logger: one object per line with time, level, logger, message, thread, any
-    ``extra`` fields, and ``exc_info`` as traceback text."""
-    return _JsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s %(threadName)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger",
-                       "threadName": "thread"},
-    )
-
-
 def make_formatter(name: str, key: str = "formatter", origin: str | None = None
                    ) -> logging.Formatter:
     """The console formatter called ``name``; ConfigurationError listing the known ones."""
@@ -124,6 +90,7 @@ def make_formatter(name: str, key: str = "formatter", origin: str | None = None
     if folded == "simple":
         return SimpleFormatter()
     if folded == "json":
+        from ._json_formatter import make_json_formatter  # noqa: PLC0415  (lazy: see its notes)
         return make_json_formatter()
     if folded == "systemd":
         return SystemdFormatter()

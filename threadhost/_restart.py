@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import enum
 import math
-import random
 from collections import deque
 from dataclasses import dataclass, field, fields
-from typing import final
+from typing import TYPE_CHECKING, final
+
+if TYPE_CHECKING:
+    import random
 
 
 @final
@@ -107,6 +109,7 @@ class RestartPolicy:
         """Seconds before the k-th restart in a row (k >= 1), jittered."""
         base = min(self.max_backoff, self.backoff * self.multiplier ** (k - 1))
         if self.jitter:
+            import random  # noqa: PLC0415  (lazy: needed only once a service restarts)
             base *= (rng or random).uniform(1 - self.jitter, 1 + self.jitter)
         return base
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 from collections.abc import Mapping
-from typing import final
+from typing import TYPE_CHECKING, final
 
 from . import _log_messages as log
 from ._background_service import BackgroundService
@@ -35,6 +34,9 @@ from ._health import HealthMonitor, HealthStatus
 from ._hosted_service import HostedService
 from ._lifetime import HostApplicationLifetime
 from ._options import HostOptions
+
+if TYPE_CHECKING:
+    import socket
 
 _log = logging.getLogger("threadhost.hosting.systemd")
 
@@ -51,6 +53,7 @@ class SystemdNotifier:
 
     def notify(self, *lines: str) -> None:
         """Send one datagram of ``KEY=value`` lines; log (once) and go on if it fails."""
+        import socket  # noqa: PLC0415  (lazy: only a host run by systemd needs it)
         payload = "\n".join(lines).encode()
         with self._lock:
             try:
