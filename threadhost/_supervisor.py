@@ -44,6 +44,10 @@ class Supervisor:
     def on_run_end(self, slot: ServiceSlot, error: BaseException | None,
                    stop_requested: bool) -> None:
         """Decide and act on the end of one run of ``slot``'s work (see the module notes)."""
+        if stop_requested and error is None:  # the common end: the stop asked, it returned
+            slot.move(ServiceState.STOPPED)
+            slot.end_runs()
+            return
         policy = slot.restart or self._options.restart
         wanted = policy.mode is RestartMode.ALWAYS or (
             error is not None and policy.mode is RestartMode.ON_FAILURE)
