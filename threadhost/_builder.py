@@ -10,6 +10,7 @@ from typing import Any, final
 
 import injector
 
+from ._autowire import Autowired, missing_dependency
 from ._clock import SYSTEM_CLOCK, Clock
 from ._configuration import Configuration
 from ._console_lifetime import ConsoleLifetime
@@ -24,7 +25,7 @@ from ._lifetime import HostApplicationLifetime, HostLifetime
 from ._logging import LoggingBuilder
 from ._options import ConsoleLifetimeOptions, HostOptions, OptionsMonitor, _seconds
 from ._registry import ThreadExitHook
-from ._services import ServiceCollection, _Autowired, missing_dependency
+from ._services import ServiceCollection
 from ._systemd import SystemdNotifier, SystemdWatchdog, _SystemdLifecycle, watchdog_interval
 
 HOST_PREFIX = "THREADHOST_"
@@ -211,7 +212,7 @@ class HostApplicationBuilder:
             binder.bind(HostApplicationLifetime, to=injector.CallableProvider(
                 lambda: HostApplicationLifetime(inj.get(Clock))),  # type: ignore[type-abstract]
                 scope=injector.singleton)
-            binder.bind(HostLifetime, to=_Autowired(ConsoleLifetime),  # type: ignore[type-abstract]
+            binder.bind(HostLifetime, to=Autowired(ConsoleLifetime),  # type: ignore[type-abstract]
                         scope=injector.singleton)
             for options_type in (HostOptions, ConsoleLifetimeOptions):
                 binder.bind(options_type, to=injector.InstanceProvider(options[options_type]))

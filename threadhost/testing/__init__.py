@@ -8,9 +8,9 @@ point).
 
 from __future__ import annotations
 
+from ._entries import FakeClockStallError
 from ._fake_clock import FakeClock
 from ._run_host import run_host
-from ._stepping import FakeClockStallError
 
 __all__ = ["FakeClock", "FakeClockStallError", "run_host"]
 

@@ -30,7 +30,8 @@ from threadhost._cancellation import Registration
 from threadhost._clock import NEVER, Clock, TimerHandle, no_timeout
 from threadhost._report import capture_stack
 
-from ._stepping import Callback, Stepper, Waiter
+from ._entries import Callback, Waiter
+from ._stepping import Stepper
 
 if TYPE_CHECKING:
     from threadhost._cancellation import CancellationToken
