@@ -47,13 +47,14 @@ def test_two_hosts_stopped_in_either_order_leave_the_previous_handler_in_place()
 
 
 def test_the_watcher_ends_with_a_stop_made_by_another_thread() -> None:
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler; SIG_IGN under nohup
     host = console_host(Waiter())
     host.start()
     assert watchers() == ["threadhost:signals"]
     report = stop_within(host)  # stopped from a thread that is not the main thread
     assert report.clean and watchers() == []
     host.close()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_a_failed_start_leaves_no_watcher_and_the_handlers_restored() -> None:
@@ -64,12 +65,13 @@ def test_a_failed_start_leaves_no_watcher_and_the_handlers_restored() -> None:
         def stop(self, cancellation_token: th.CancellationToken) -> None:
             pass
 
+    before = signal.getsignal(signal.SIGINT)
     host = console_host(Fails())
     with contextlib.suppress(th.HostStartupError):
         host.start()
     assert watchers() == []
     host.close()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_a_child_started_from_a_service_thread_has_the_default_mask_and_terminates() -> None:
@@ -98,14 +100,16 @@ def test_a_child_started_from_a_service_thread_has_the_default_mask_and_terminat
     assert outcome == [("0000000000000000", -signal.SIGTERM)]
 
 
-def test_a_child_forked_after_start_has_the_default_signal_handling() -> None:
+def test_a_child_forked_after_start_has_the_signal_handling_of_before_the_host() -> None:
+    # What the process had before the host (SIGINT is SIG_IGN in a job started with nohup).
+    before = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
     host = console_host(Waiter())
     host.start()
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) != before
     try:
         pid = os.fork()
         if pid == 0:  # the child: exit 0 only if nothing of threadhost's is left
-            ok = (signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-                  and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            ok = ((signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
                   and signal.set_wakeup_fd(-1) == -1)
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)

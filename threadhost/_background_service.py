@@ -143,10 +143,14 @@ class BackgroundService(HostedService):
         a callback on the stopping token is raised (as an ExceptionGroup) after the wait.
         """
         state = _state_of(self)
-        slot, stopping = state.slot, state.stopping
-        if slot is None or stopping is None:
+        slot = state.slot
+        if slot is None:
             return
+        # Before reading the token: a restart replacing it just now sees the request (_begin).
         state.stop_requested = True
+        stopping = state.stopping
+        if stopping is None:
+            return
         try:
             stopping.cancel()
         finally:
@@ -170,23 +174,22 @@ def _wait_ended(slot: ServiceSlot, token: CancellationToken) -> None:
         wait_any([slot.ended_token(), token])
 
 
-def begin_run(service: BackgroundService, delay: float = 0.0) -> None:
-    """Begin one run of ``execute`` on a new thread of the service's slot: the first, or a
-    restart after ``delay`` seconds on the host's clock (internal; see ``_supervisor``).
-
-    For a restart the new thread first waits for the current one (the one calling this, whose
-    run just ended) to end, so two runs never overlap; a stop of the service, or of the host,
-    during the backoff cancels the run before it begins.
-    """
-    state = _state_of(service)
-    assert state.slot is not None
-    _begin(service, state, state.slot, delay)
-
-
 def _begin(service: BackgroundService, state: _State, slot: ServiceSlot, delay: float) -> None:
+    """Begin one run of ``execute`` on a new thread of the service's slot: the first (from
+    ``start``), or a restart after ``delay`` seconds on the host's clock (``slot.rerun``,
+    called by ``_supervisor`` on the thread whose run just ended).
+
+    For a restart the new thread first waits for the current one to end, so two runs never
+    overlap; a stop of the service, or of the host, during the backoff cancels the run before
+    it begins.
+    """
     previous = state.thread
     stopping = CancellationTokenSource(slot.clock)
     state.stopping = stopping
+    # stop() sets stop_requested before it reads state.stopping: if it read the old token just
+    # before the line above, it is seen here, and the new run's backoff ends at once.
+    if previous is not None and state.stop_requested:
+        stopping.cancel()
     slot.spawn(functools.partial(_run, service, state, stopping, delay, previous),
                f"threadhost:{slot.name}", publish=functools.partial(
                    setattr, state, "thread"))
@@ -237,4 +240,5 @@ def resume(service: BackgroundService) -> None:
     again): a new run on a new thread, with a fresh stopping token."""
     state = _state_of(service)
     state.stop_requested = False
-    begin_run(service)
+    assert state.slot is not None
+    _begin(service, state, state.slot, 0.0)

@@ -41,9 +41,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _MISSING: Any = object()
-# A pattern, not a compiled one: re compiles and caches it on first use (a timedelta field).
 _TIMESPAN = (
     r"(?P<sign>-)?(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{1,2})(?::(?P<s>\d{1,2}(?:\.\d+)?))?")
+
+
+@functools.cache
+def _timespan() -> re.Pattern[str]:
+    # Compiled on first use (a timedelta field), not at import.
+    return re.compile(_TIMESPAN)
 
 
 def _norm(name: str) -> str:
@@ -73,7 +78,7 @@ def _timedelta(text: str) -> dt.timedelta:
     try:
         seconds = float(text)
     except ValueError:
-        match = re.fullmatch(_TIMESPAN, text)
+        match = _timespan().fullmatch(text)
         if match is None:
             raise ValueError(text) from None
         delta = dt.timedelta(days=int(match["d"] or 0), hours=int(match["h"]),

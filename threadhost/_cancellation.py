@@ -177,9 +177,6 @@ class CancellationTokenSource:
     its pending ``cancel_after`` timer; it does not cancel.
     """
 
-    __slots__ = ("__weakref__", "_callbacks", "_clock", "_event", "_links", "_lock",
-                 "_next_key", "_timer", "_token")
-
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock if clock is not None else SYSTEM_CLOCK
         self._lock = threading.Lock()

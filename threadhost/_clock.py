@@ -42,14 +42,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime  # at import (1 ms): typing.get_type_hints(Clock.now) works
 from typing import TYPE_CHECKING, Protocol, final
 
 from . import _log_messages as log
 from ._threads import start_thread
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from ._cancellation import CancellationToken
 
 
@@ -286,7 +285,6 @@ class SystemClock(Clock):
 
     def now(self) -> datetime:
         """``datetime.now(UTC)``."""
-        from datetime import UTC, datetime  # noqa: PLC0415  (lazy: needed only by now())
         return datetime.now(UTC)
 
     def wait(self, token: CancellationToken | None, timeout: float | None) -> bool:

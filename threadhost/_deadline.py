@@ -175,8 +175,6 @@ class Deadline:
 class _DeadlineSource(CancellationTokenSource):
     """The source of a deadline's token, which knows its deadline (see ``deadline_of``)."""
 
-    __slots__ = ("deadline",)
-
     def __init__(self, clock: Clock, deadline: Deadline) -> None:
         super().__init__(clock)
         self.deadline = deadline

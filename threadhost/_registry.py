@@ -12,8 +12,12 @@ service's ``start`` (``ServiceSlot.activate``); ``BackgroundService.start`` pick
 ``current_slot()``. A service started outside any host gets a slot of its own
 (``standalone_slot``), so it works the same way, unaccounted.
 
-Locking: each slot has one lock guarding its state, its threads and its counters. Nothing
-calls out (a callback, a log, a token cancellation) while holding it.
+Locking: each slot has one lock; its state, its threads and its counters are written under
+it. Nothing calls out (a callback, a log, a token cancellation) while holding it. The hot
+paths of start and stop read a few of them without it (``move`` to the current state,
+``ended_latch``, ``ended_token``, ``live_threads`` and ``unfinished`` of a slot with nothing
+left): each is one read of one reference written under the lock, so the read is simply
+ordered before or after that write, and each method says why either order is right.
 
 Rejected: attributes on the service objects that the host looks up (``_live_threads``,
 ``_bind_host``: a subclass that used those names broke the host); a process-wide list of
@@ -118,12 +122,12 @@ class ServiceSlot:
         self.tracker = RestartTracker()
         self._runs_over: CancellationTokenSource | None = None  # see begin_runs
         self._lock = threading.Lock()
-        self._state = ServiceState.CREATED  # guarded by _lock
-        self._live: set[threading.Thread] = set()  # guarded by _lock; not detached, not ended
+        self._state = ServiceState.CREATED  # written under _lock
+        self._live: set[threading.Thread] = set()  # written under _lock; not detached, not ended
         self._idle: CancellationTokenSource | None = None  # guarded by _lock; see ended_token
-        self._gone: Latch | None = None  # guarded by _lock; see ended_latch
+        self._gone: Latch | None = None  # written under _lock; see ended_latch
         # (cancelled, and dropped, when the last live thread leaves)
-        self._unfinished: list[object] = []  # guarded by _lock
+        self._unfinished: list[object] = []  # written under _lock
         self.heartbeat_at: float | None = None  # host clock: the later of the last heartbeat
         # and the start of the current run (see _health); a float write is atomic
         # For metrics (_metrics), each written by one thread at a time; single-reference reads:

@@ -46,6 +46,9 @@ class SystemdNotifier:
     """Sends ``sd_notify`` datagrams to ``NOTIFY_SOCKET``. Thread-safe."""
 
     def __init__(self, address: str) -> None:
+        # Imported here, where a host learns it runs under systemd, not in notify(): that may
+        # first run on the stop path, even during interpreter shutdown.
+        import socket  # noqa: PLC0415, F401  (lazy: only a host run by systemd needs it)
         self.address = "\0" + address[1:] if address.startswith("@") else address
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None  # guarded by _lock
@@ -53,7 +56,7 @@ class SystemdNotifier:
 
     def notify(self, *lines: str) -> None:
         """Send one datagram of ``KEY=value`` lines; log (once) and go on if it fails."""
-        import socket  # noqa: PLC0415  (lazy: only a host run by systemd needs it)
+        import socket  # noqa: PLC0415  (already imported by __init__: a dict lookup)
         payload = "\n".join(lines).encode()
         with self._lock:
             try:
