@@ -33,7 +33,7 @@ def test_testing_module_exports_are_sorted_and_report_their_module() -> None:
 
 # Imported on first use (see each import's comment): systemd's socket, python-json-logger for
 # the JSON log format, the modules of the types only some options fields have, restart jitter.
-LAZY = {"datetime", "decimal", "json", "pathlib", "pythonjsonlogger", "random", "socket"}
+LAZY = {"decimal", "json", "pathlib", "pythonjsonlogger", "random", "socket"}
 _IMPORT_AND_RUN = """
 import sys
 before = set(sys.modules)
