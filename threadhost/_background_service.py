@@ -209,7 +209,7 @@ def _run(service: BackgroundService, state: _State, stopping: CancellationTokenS
         state.exception = None
     # The start of a run counts as a heartbeat: "since the run began, if it has not
     # heartbeated yet" (SPEC §10) is then one subtraction for health().
-    slot.tracker.run_began = slot.heartbeat_at = slot.clock.monotonic()
+    slot.tracker.run_began = slot.heartbeat_at = slot.registry.clock.monotonic()
     error: BaseException | None = None
     try:
         service.execute(stopping.token)

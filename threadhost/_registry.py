@@ -191,7 +191,6 @@ class ServiceSlot:
         return thread
 
     def _run(self, target: Callable[[], object]) -> None:
-        me = threading.current_thread()
         _local.own = self
         lease = self.lease
         if lease is not None:  # a fresh thread has none: nothing to set for most services
@@ -206,6 +205,9 @@ class ServiceSlot:
                     hook()
                 except Exception as exc:
                     log.thread_exit_hook_failed(self.name, exc)
+            # Looked up here, not before target(): until target() first blocks, the thread that
+            # started this one waits for it.
+            me = threading.current_thread()
             self.registry.clock.unregister_participant(me)
             self._forget(me)
 
