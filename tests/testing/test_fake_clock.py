@@ -565,3 +565,26 @@ def test_join_threads_waits_the_real_timeout_for_a_thread_running_off_the_clock(
     assert clock.join_threads([thread], 0.01) == [thread]
     release.set()
     assert clock.join_threads([thread], math.inf) == []
+
+
+def test_an_end_reported_by_a_thread_inside_the_clock_is_taken_once_it_lets_go() -> None:
+    # The garbage collector may run a dead thread's exit watch (_thread_exit) on any thread,
+    # even one holding the clock's lock: seen once in 15 suite runs with both cores busy, the
+    # autojump watcher formatting a stall's stack collected one and the whole process hung.
+    clock = FakeClock()
+    gone = threading.Thread(target=lambda: None, name="gone")
+    gone.start()
+    gone.join()
+    heard: list[bool] = []
+
+    def inside_the_clock() -> None:
+        with clock._lock:
+            clock._thread_ended(gone)  # where the collector may run it
+            heard.append(gone in clock._ended)  # queued, not yet taken
+        heard.append(gone in clock._ended)
+
+    helper = threading.Thread(target=inside_the_clock, name="inside-the-clock", daemon=True)
+    helper.start()
+    helper.join(WAIT)
+    assert not helper.is_alive(), "reporting a thread's end under the clock's lock deadlocked"
+    assert heard == [False, True]

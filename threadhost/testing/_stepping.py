@@ -56,11 +56,13 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
+from typing import cast
 
 from threadhost import _log_messages as log
 from threadhost._report import capture_stack
 from threadhost._threads import start_thread
 
+from ._engine_lock import EngineLock
 from ._entries import Callback, FakeClockStallError, Waiter
 from ._thread_exit import on_thread_exit
 
@@ -75,11 +77,13 @@ class Stepper:
         self.autojump = autojump
         self.stall_timeout = stall_timeout
         self.on_stall = on_stall
-        self._lock = threading.Lock()
-        self._settled_cv = threading.Condition(self._lock)  # advancers and outside readers
-        self._turn_cv = threading.Condition(self._lock)  # threads waiting to advance
-        self._watch_cv = threading.Condition(self._lock)  # the autojump watcher
-        self._joins_cv = threading.Condition(self._lock)  # join_threads: a thread blocked/ended
+        # A thread's end is posted to the lock, never waited for (see _engine_lock).
+        self._lock: EngineLock[threading.Thread] = EngineLock(self._end)
+        lock = cast(threading.Lock, self._lock)  # a Condition needs only acquire and release
+        self._settled_cv = threading.Condition(lock)  # advancers and outside readers
+        self._turn_cv = threading.Condition(lock)  # threads waiting to advance
+        self._watch_cv = threading.Condition(lock)  # the autojump watcher
+        self._joins_cv = threading.Condition(lock)  # join_threads: a thread blocked/ended
         # All guarded by _lock. The four step fields may be read without it (each is one
         # object, written whole) where a stale value is harmless.
         self._now = 0.0
@@ -213,17 +217,22 @@ class Stepper:
             on_thread_exit(self)
 
     def _thread_ended(self, thread: threading.Thread) -> None:
-        """``_thread_exit`` callback, on the ending thread: it holds the clock no longer."""
-        with self._lock:
-            self._watched.discard(thread)
-            self._ended.add(thread)
-            self._regs.pop(thread, None)
-            self._hosted.discard(thread)
-            self._blocked.pop(thread, None)
-            self._now_blocked()
-            if self._busy.pop(thread, None) is not None:
-                self._check_settled(step=False)  # no thread is started from a dying one
-                self._release_watcher()
+        """``_thread_exit`` callback: ``thread`` has ended and holds the clock no longer.
+        Usually on the ending thread; the garbage collector may run it on any thread, even one
+        holding our lock, so it never blocks: ``_end`` runs under the lock, now or soon."""
+        self._lock.post(thread)
+
+    def _end(self, thread: threading.Thread) -> None:
+        """What ``_thread_ended`` posted, taken under _lock."""
+        self._watched.discard(thread)
+        self._ended.add(thread)
+        self._regs.pop(thread, None)
+        self._hosted.discard(thread)
+        self._blocked.pop(thread, None)
+        self._now_blocked()
+        if self._busy.pop(thread, None) is not None:
+            self._check_settled(step=False)  # no thread is started from a dying one
+            self._release_watcher()
 
     def _now_blocked(self) -> None:
         """A thread just blocked in a clock wait or ended: tell ``join_threads`` (under _lock)."""

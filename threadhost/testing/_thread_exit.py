@@ -4,7 +4,9 @@
 stay frozen until ``stall_timeout``. CPython frees a thread's ``threading.local`` values as
 the thread ends, on that thread, after its last Python frame and before ``join()`` returns;
 an object stored there therefore runs its ``__del__`` exactly then. ``on_thread_exit`` uses
-that to call back each clock the thread waited on.
+that to call back each clock the thread waited on. If the garbage collector gets to that
+object first, the callback runs at an allocation on any thread instead, even one holding the
+listener's own lock: a listener must never block in it (``_engine_lock``).
 
 Rejected: checking ``Thread.is_alive()`` every few milliseconds (a real-time poll, the thing
 this module exists to remove); wrapping ``Thread.run`` (only works for threads we start, and
