@@ -182,6 +182,10 @@ class AppliedLogging:
     def undo(self) -> None:
         """Put back every level, the formatter and the handler as they were before."""
         global _console_holders
+        # Also the finalizer of a dropped host, which the garbage collector may run on any
+        # thread at any allocation: once undone (at the stop, as a rule) it takes no lock.
+        if self._undone:
+            return
         with self._lock:
             if self._undone:
                 return
