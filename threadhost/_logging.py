@@ -187,9 +187,10 @@ class AppliedLogging:
         if self._undone:
             return
         with self._lock:
-            if self._undone:
-                return
+            first = not self._undone  # (another thread may have undone it since)
             self._undone = True
+            if not first:
+                return
             for name in self._set:
                 logging.getLogger(name or None).setLevel(self._original[name])
             self._set = set()
