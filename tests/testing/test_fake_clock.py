@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -340,19 +342,26 @@ def test_a_callback_that_raises_is_logged_and_time_goes_on(
 
 # -- concurrent advances ---------------------------------------------------------------------
 
+def start_participant(clock: FakeClock, body: Callable[[], object]) -> threading.Thread:
+    """Run ``body`` on a thread that is the clock's participant from before it starts (as a
+    host's service thread is) until ``body`` is over."""
+    def run() -> None:
+        try:
+            body()
+        finally:
+            clock.unregister_participant(threading.current_thread())
+
+    thread = threading.Thread(target=run)
+    clock.register_participant(thread)
+    thread.start()
+    return thread
+
+
 def test_concurrent_advances_take_turns_and_add_up_without_a_stall() -> None:
     for _ in range(100):
         clock = FakeClock(on_stall="raise")
-
-        def move(clock: FakeClock = clock) -> None:
-            try:
-                clock.advance(42)
-            finally:
-                clock.unregister_participant(threading.current_thread())
-
-        mover = threading.Thread(target=move)
-        clock.register_participant(mover)  # a service thread advancing beside the test
-        mover.start()
+        # A service thread advancing beside the test.
+        mover = start_participant(clock, functools.partial(clock.advance, 42))
         clock.advance(10)
         mover.join(WAIT)
         assert clock.monotonic() == 52 and clock.stall_errors == []
@@ -363,16 +372,11 @@ def test_a_thread_waiting_for_its_turn_to_advance_counts_as_blocked() -> None:
     seen: list[float] = []
 
     def service() -> None:  # woken in the middle of the test's advance, it advances too
-        try:
-            clock.sleep(10)
-            clock.advance(5)
-            seen.append(clock.monotonic())
-        finally:
-            clock.unregister_participant(threading.current_thread())
+        clock.sleep(10)
+        clock.advance(5)
+        seen.append(clock.monotonic())
 
-    thread = threading.Thread(target=service)
-    clock.register_participant(thread)
-    thread.start()
+    thread = start_participant(clock, service)
     clock.advance(30)  # no stall: the service waits for its turn in a clock wait
     thread.join(WAIT)
     assert seen == [35] and clock.monotonic() == 35
@@ -383,17 +387,11 @@ def test_a_thread_waiting_for_its_turn_to_advance_counts_as_blocked() -> None:
 def polling_participant(clock: FakeClock, every: float, times: list[float],
                         stop: th.CancellationTokenSource) -> threading.Thread:
     def run() -> None:
-        try:
+        times.append(clock.monotonic())
+        while not stop.token.wait(every):
             times.append(clock.monotonic())
-            while not stop.token.wait(every):
-                times.append(clock.monotonic())
-        finally:
-            clock.unregister_participant(threading.current_thread())
 
-    thread = threading.Thread(target=run)
-    clock.register_participant(thread)
-    thread.start()
-    return thread
+    return start_participant(clock, run)
 
 
 def test_hold_keeps_autojump_from_moving_time_while_the_test_sets_up() -> None:
@@ -553,15 +551,7 @@ def test_join_threads_waits_the_real_timeout_for_a_thread_running_off_the_clock(
     clock = FakeClock()
     release = threading.Event()
 
-    def stuck() -> None:
-        try:
-            release.wait(WAIT)
-        finally:
-            clock.unregister_participant(threading.current_thread())
-
-    thread = threading.Thread(target=stuck)
-    clock.register_participant(thread)
-    thread.start()
+    thread = start_participant(clock, functools.partial(release.wait, WAIT))
     assert clock.join_threads([thread], 0.01) == [thread]
     release.set()
     assert clock.join_threads([thread], math.inf) == []
