@@ -59,13 +59,17 @@ def policy(**fields: object) -> th.RestartPolicy:
     return th.RestartPolicy(mode=ON_FAILURE, **fields)  # type: ignore[arg-type]
 
 
+def host_of(service: CrashesEveryRun, clock: FakeClock, **fields: object) -> th.Host:
+    """A host (built, not started) on ``clock`` running ``service`` under ``policy(**fields)``."""
+    builder = make_builder(clock=clock)
+    builder.services.add_hosted_service(service, restart=policy(**fields))
+    return builder.build()
+
+
 def restarted_until(service: CrashesEveryRun, runs: int, **fields: object) -> th.ShutdownReport:
     """Run ``service`` under ``policy(**fields)`` and autojump until ``runs`` runs have begun;
     then stop the host and return its report."""
-    clock = FakeClock(autojump=True)
-    builder = make_builder(clock=clock)
-    builder.services.add_hosted_service(service, restart=policy(**fields))
-    host = builder.build()
+    host = host_of(service, FakeClock(autojump=True), **fields)
     host.start()
     service.wait_runs(runs)
     report = stop_within(host)
@@ -86,11 +90,8 @@ def test_restart_delays_follow_the_backoff_exactly_on_the_host_clock() -> None:
 
 def test_a_restart_never_overlaps_the_previous_run_and_uses_a_new_thread_of_the_same_name(
 ) -> None:
-    clock = FakeClock(autojump=True)
     service = CrashesEveryRun(runs_to_crash=3)
-    builder = make_builder(clock=clock)
-    builder.services.add_hosted_service(service, restart=policy(backoff=0))
-    host = builder.build()
+    host = host_of(service, FakeClock(autojump=True), backoff=0)
     host.start()
     service.wait_runs(4)
     stop_within(host)
@@ -102,12 +103,9 @@ def test_a_restart_never_overlaps_the_previous_run_and_uses_a_new_thread_of_the_
 
 def test_more_restarts_than_the_limit_within_the_period_fail_the_service_for_good(
         caplog: pytest.LogCaptureFixture) -> None:
-    clock = FakeClock(autojump=True)
     service = CrashesEveryRun()
-    builder = make_builder(clock=clock)
-    builder.services.add_hosted_service(service, restart=policy(
-        backoff=1, multiplier=1, max_restarts=3, within=60))
-    host = builder.build()
+    host = host_of(service, FakeClock(autojump=True), backoff=1, multiplier=1, max_restarts=3,
+                   within=60)
     with caplog.at_level(logging.ERROR, logger="threadhost"):
         assert host.run() == 1
     report = host.report
@@ -141,9 +139,7 @@ def test_the_backoff_starts_over_after_a_run_longer_than_the_period() -> None:
 def test_a_stop_during_a_backoff_cancels_the_restart_at_once() -> None:
     clock = FakeClock()  # manual: time never reaches the end of the backoff
     service = CrashesEveryRun(runs_to_crash=1)
-    builder = make_builder(clock=clock)
-    builder.services.add_hosted_service(service, restart=policy(backoff=3600))
-    host = builder.build()
+    host = host_of(service, clock, backoff=3600)
     host.start()
     service.wait_runs(1)
     service.threads[0].join(WAIT)  # it decided on the restart before it ended
@@ -366,9 +362,7 @@ def test_the_unfinished_warning_names_lambdas_and_partials_readably() -> None:
 def test_a_crash_while_the_host_is_still_starting_shows_restarting_during_the_backoff() -> None:
     clock = FakeClock()
     service = CrashesEveryRun(runs_to_crash=1)
-    builder = make_builder(clock=clock)
-    builder.services.add_hosted_service(service, restart=policy(backoff=60))
-    host = builder.build()
+    host = host_of(service, clock, backoff=60)
     host.start()
     service.wait_runs(1)
     service.threads[0].join(WAIT)

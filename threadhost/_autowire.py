@@ -186,6 +186,9 @@ def missing_dependency(inj: injector.Injector, target: Any,
 
 
 class Autowired(injector.Provider[T]):
+    """An injector provider that constructs ``target`` by autowiring, anew on each ``get``
+    (the binding's scope decides how often that is). Thread-safe as the injector is."""
+
     def __init__(self, target: Callable[..., T]) -> None:
         self._target = target
 
