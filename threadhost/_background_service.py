@@ -16,8 +16,10 @@ from __future__ import annotations
 import abc
 import functools
 import threading
+from collections.abc import Callable
 
 from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
+from ._clock import Clock
 from ._deadline import deadline_of
 from ._errors import OperationCanceledError
 from ._hosted_service import HostedService
@@ -117,21 +119,8 @@ class BackgroundService(HostedService):
         Called on a host thread. Raises RuntimeError if the service was already started,
         ValueError for a ``liveness_timeout`` class attribute that is not seconds > 0 or None.
         """
-        limit = type(self).liveness_timeout
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)
-                                  or not limit > 0):
-            raise ValueError(f"{type(self).__name__}.liveness_timeout={limit!r} is invalid: "
-                             "expected seconds > 0, or None")
         state = _state_of(self)
-        with state.lock:
-            if state.slot is not None:
-                raise RuntimeError(
-                    f"Cannot start {self!r}: a BackgroundService instance runs only once.")
-            slot = state.slot = current_slot() or standalone_slot(
-                type(self).__name__, cancellation_token.clock)
-        if slot.liveness_timeout is None:  # the registration's value wins
-            slot.liveness_timeout = limit
-        slot.rerun = functools.partial(_begin, self, state, slot)
+        slot = _claim(self, state, None, cancellation_token.clock)
         _begin(self, state, slot, 0.0)
 
     def stop(self, cancellation_token: CancellationToken) -> None:
@@ -142,25 +131,28 @@ class BackgroundService(HostedService):
         called on the service's own thread. Does nothing before ``start()``. An exception from
         a callback on the stopping token is raised (as an ExceptionGroup) after the wait.
         """
-        state = _state_of(self)
-        slot = state.slot
-        if slot is None:
-            return
-        # Before reading the token: a restart replacing it just now sees the request (_begin).
-        state.stop_requested = True
-        stopping = state.stopping
-        if stopping is None:
-            return
-        try:
-            stopping.cancel()
-        finally:
-            if threading.current_thread() is not state.thread:
-                _wait_ended(slot, cancellation_token)
+        _stop(_state_of(self), cancellation_token)
 
     def __repr__(self) -> str:
         slot = _state_of(self).slot
         where = slot.state.value if slot is not None else "created"
         return f"<BackgroundService {type(self).__name__} {where}>"
+
+
+def _stop(state: _State, token: CancellationToken) -> None:
+    slot = state.slot
+    if slot is None:
+        return
+    # Before reading the token: a restart replacing it just now sees the request (_begin).
+    state.stop_requested = True
+    stopping = state.stopping
+    if stopping is None:
+        return
+    try:
+        stopping.cancel()
+    finally:
+        if threading.current_thread() is not state.thread:
+            _wait_ended(slot, token)
 
 
 def _wait_ended(slot: ServiceSlot, token: CancellationToken) -> None:
@@ -174,6 +166,27 @@ def _wait_ended(slot: ServiceSlot, token: CancellationToken) -> None:
         wait_any([slot.ended_token(), token])
 
 
+def _claim(service: BackgroundService, state: _State, slot: ServiceSlot | None,
+           clock: Clock) -> ServiceSlot:
+    """What ``start`` checks and records before the first run: the service's slot (``slot``,
+    else the one the host made current, else a standalone one). Raises as ``start`` does."""
+    limit = type(service).liveness_timeout
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)
+                              or not limit > 0):
+        raise ValueError(f"{type(service).__name__}.liveness_timeout={limit!r} is invalid: "
+                         "expected seconds > 0, or None")
+    with state.lock:
+        if state.slot is not None:
+            raise RuntimeError(
+                f"Cannot start {service!r}: a BackgroundService instance runs only once.")
+        slot = state.slot = slot or current_slot() or standalone_slot(
+            type(service).__name__, clock)
+    if slot.liveness_timeout is None:  # the registration's value wins
+        slot.liveness_timeout = limit
+    slot.rerun = functools.partial(_begin, service, state, slot)
+    return slot
+
+
 def _begin(service: BackgroundService, state: _State, slot: ServiceSlot, delay: float) -> None:
     """Begin one run of ``execute`` on a new thread of the service's slot: the first (from
     ``start``), or a restart after ``delay`` seconds on the host's clock (``slot.rerun``,
@@ -183,16 +196,27 @@ def _begin(service: BackgroundService, state: _State, slot: ServiceSlot, delay: 
     overlap; a stop of the service, or of the host, during the backoff cancels the run before
     it begins.
     """
-    previous = state.thread
+    _launch(state, slot, *_make_run(service, state, slot, delay))
+
+
+def _make_run(service: BackgroundService, state: _State, slot: ServiceSlot, delay: float
+              ) -> tuple[CancellationTokenSource, threading.Thread]:
+    """The stopping token and the thread (not started) of the next run of ``execute``."""
     stopping = CancellationTokenSource(slot.clock)
+    thread = slot.make_thread(functools.partial(
+        _run, service, state, stopping, delay, state.thread), f"threadhost:{slot.name}")
+    return stopping, thread
+
+
+def _launch(state: _State, slot: ServiceSlot, stopping: CancellationTokenSource,
+            thread: threading.Thread) -> None:
+    restart = state.thread is not None
     state.stopping = stopping
     # stop() sets stop_requested before it reads state.stopping: if it read the old token just
     # before the line above, it is seen here, and the new run's backoff ends at once.
-    if previous is not None and state.stop_requested:
+    if restart and state.stop_requested:
         stopping.cancel()
-    slot.spawn(functools.partial(_run, service, state, stopping, delay, previous),
-               f"threadhost:{slot.name}", publish=functools.partial(
-                   setattr, state, "thread"))
+    slot.launch(thread, functools.partial(setattr, state, "thread"))
 
 
 def _run(service: BackgroundService, state: _State, stopping: CancellationTokenSource,
@@ -219,14 +243,34 @@ def _run(service: BackgroundService, state: _State, stopping: CancellationTokenS
     slot.run_ended(error, stop_requested=state.stop_requested)
 
 
-def stops_inline(service: HostedService) -> bool:
-    """True if the host may make ``service.stop`` on its control thread: the class keeps
-    BackgroundService's own ``stop`` and no user callback waits on the stopping token."""
-    if type(service).stop is not BackgroundService.stop:  # (a cheap class lookup first)
-        return False
-    stopping = _state_of(service).stopping  # type: ignore[arg-type]
-    return stopping is None or not stopping.token._has_callbacks()
+def prepare_stop(service: HostedService, token: CancellationToken) -> PreparedStop | None:
+    """``service.stop(token)``, to be made later in the host's stop plan, with the service's
+    state looked up now; None if the class overrides ``stop`` (the host then calls it as it
+    is, on its runner thread). A class lookup: nothing of the instance is read."""
+    if not isinstance(service, BackgroundService) or (
+            type(service).stop is not BackgroundService.stop):
+        return None
+    return PreparedStop(_state_of(service), token)
 
+
+class PreparedStop:
+    """A BackgroundService's own ``stop(token)``, ready to be made (see ``prepare_stop``)."""
+
+    __slots__ = ("state", "token")
+
+    def __init__(self, state: _State, token: CancellationToken) -> None:
+        self.state = state
+        self.token = token
+
+    def __call__(self) -> None:
+        """``BackgroundService.stop(token)``, on the calling thread."""
+        _stop(self.state, self.token)
+
+    def inline(self) -> bool:
+        """True if the host may make the call on its control thread now: no user callback
+        waits on the stopping token, so the call cannot block past the deadline."""
+        stopping = self.state.stopping
+        return stopping is None or not stopping.token._has_callbacks()
 
 
 def slot_of(service: BackgroundService) -> ServiceSlot | None:
@@ -242,3 +286,37 @@ def resume(service: BackgroundService) -> None:
     state.stop_requested = False
     assert state.slot is not None
     _begin(service, state, state.slot, 0.0)
+
+
+def prepare_start(service: HostedService, slot: ServiceSlot
+                  ) -> Callable[[CancellationToken], None] | None:
+    """``service.start`` with its first run made now, for the host to call later in its start
+    plan; None if the class overrides ``start`` (the host then calls it as it is).
+
+    The host makes these in one pass before the start phase, so that between two thread starts
+    only the thread start itself runs: a thread object and a token source made between two
+    starts cost several times what they cost in a row (``benchmarks/bench_thread_floor.py``).
+    The call checks and records exactly what ``start`` does (raising as it does), then starts
+    the thread made here. Nothing of the service changes until it is called.
+    """
+    if not isinstance(service, BackgroundService) or (
+            type(service).start is not BackgroundService.start):
+        return None
+    state = _state_of(service)
+    return _PreparedStart(service, state, slot, *_make_run(service, state, slot, 0.0))
+
+
+class _PreparedStart:
+    __slots__ = ("service", "slot", "state", "stopping", "thread")
+
+    def __init__(self, service: BackgroundService, state: _State, slot: ServiceSlot,
+                 stopping: CancellationTokenSource, thread: threading.Thread) -> None:
+        self.service = service
+        self.state = state
+        self.slot = slot
+        self.stopping = stopping
+        self.thread = thread
+
+    def __call__(self, token: CancellationToken) -> None:
+        _claim(self.service, self.state, self.slot, token.clock)
+        _launch(self.state, self.slot, self.stopping, self.thread)

@@ -38,7 +38,6 @@ from collections.abc import Iterator, Sequence
 import injector
 
 from . import _log_messages as log
-from ._background_service import stops_inline
 from ._cancellation import CancellationTokenSource
 from ._clock import Clock
 from ._deadline import Deadline
@@ -370,7 +369,6 @@ class HostCore:
             entry.slot.move(ServiceState.STOPPING)
         groups = stop_groups(entries, self.lifetime, self.app, deadline,
                              concurrent=self.options.services_stop_concurrently,
-                             stop_inline=stops_inline,
                              stop_instead={n: leased.stop for n, leased in self._leased.items()})
         carry_out(entries, groups, deadline, clock)
         self.app._run_when_stopped()

@@ -114,6 +114,19 @@ class Call:
             self.elapsed = clock.monotonic() - began
             self.done = True
 
+    def run_inline(self, clock: Clock) -> None:
+        """``run`` for an inline call, on the control thread: threadhost's own code, which is
+        never abandoned (so ``thread`` is not recorded) and never calls ``Host.stop()``."""
+        self.begun = True
+        began = clock.monotonic()
+        try:
+            self.fn()
+        except BaseException as exc:  # every failure is reported; none may stop the others
+            self.error = exc
+        finally:
+            self.elapsed = clock.monotonic() - began
+            self.done = True
+
     def may_run_inline(self) -> bool:
         return self.inline is not None and self.inline()
 
@@ -208,7 +221,7 @@ def run_stop(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock)
         for index, group in enumerate(groups):
             if _inline(group):
                 for call in group:
-                    call.run(clock)
+                    call.run_inline(clock)
                 continue
             if runner is None:
                 runner = _Runner(clock)
@@ -238,7 +251,7 @@ def _leave_unmade(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: C
         for group in rest:
             if _inline(group):
                 for call in group:
-                    call.run(clock)
+                    call.run_inline(clock)
                 continue
             if deadline.grace_left() <= 0:
                 continue  # never made; reported as such

@@ -170,16 +170,29 @@ class ServiceSlot:
 
     def spawn(self, target: Callable[[], object], thread_name: str,
               publish: Callable[[threading.Thread], None] | None = None) -> threading.Thread:
-        """Start a daemon thread running ``target()`` for this service, accounted here.
+        """Start a daemon thread running ``target()`` for this service, accounted here:
+        ``launch(make_thread(target, thread_name), publish)``. Returns the started thread."""
+        thread = self.make_thread(target, thread_name)
+        self.launch(thread, publish)
+        return thread
+
+    def make_thread(self, target: Callable[[], object], thread_name: str) -> threading.Thread:
+        """A daemon thread, not yet started, that will run ``target()`` for this service (its
+        start is ``launch``). Making it costs most of a thread's bookkeeping, so the host may
+        make it ahead, outside the run of thread starts (``_background_service.prepare``)."""
+        return threading.Thread(target=self._run, args=(target,), name=thread_name,
+                                daemon=True)
+
+    def launch(self, thread: threading.Thread,
+               publish: Callable[[threading.Thread], None] | None = None) -> None:
+        """Start ``thread`` (from ``make_thread``), accounted here from before it starts until
+        it ends.
 
         The thread is a clock participant from before it starts until it ends; the host's
-        thread-exit hooks run on it after ``target`` returns; its service's lease (if any) is
+        thread-exit hooks run on it after its target returns; its service's lease (if any) is
         what ``current_lease()`` returns on it. ``publish(thread)`` is called before the
-        thread starts (so the thread itself finds it where the caller keeps it). Returns the
-        started thread.
+        thread starts (so the thread itself finds it where the caller keeps it).
         """
-        thread = threading.Thread(target=self._run, args=(target,), name=thread_name,
-                                  daemon=True)
         with self._lock:
             if not self._live:
                 self._gone = Latch()
@@ -188,7 +201,6 @@ class ServiceSlot:
             publish(thread)
         self.registry.clock.register_participant(thread)
         thread.start()
-        return thread
 
     def _run(self, target: Callable[[], object]) -> None:
         _local.own = self

@@ -9,10 +9,12 @@ be constructed fails the start with nothing to undo.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import _log_messages as log
+from ._background_service import prepare_start
 from ._cancellation import CancellationToken
 from ._hosted_service import HostedLifecycleService, HostedRegistration
 from ._lifetime import HostLifetime
@@ -74,12 +76,12 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 chosen = lifecycle
             else:
                 continue
-            calls = [Call(e.name, phase.name, functools.partial(
-                core.launch_leased, e) if e.slot.singleton is not None else functools.partial(
-                _call_in_slot, e, phase.name, token)) for e in chosen]
+            calls = [Call(e.name, phase.name, _call_for(core, e, phase.name, token))
+                     for e in chosen]
             # A concurrent phase is one group, side by side; otherwise a group per call. Made
-            # in one pass before the first call, so that between two calls little else runs
-            # (each service's thread start pays for what does, in cold caches).
+            # in one pass before the first call (a BackgroundService's thread object too), so
+            # that between two calls little else runs: each service's thread start pays for
+            # what does, in cold caches (benchmarks/bench_thread_floor.py).
             groups = ([(calls, chosen)] if concurrent and phase.concurrent and calls
                       else [([c], [e]) for c, e in zip(calls, chosen, strict=True)])
             starting = phase.name == "start"
@@ -140,6 +142,18 @@ class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the p
     def __init__(self, failure: StartFailure) -> None:
         super().__init__()
         self.failure = failure
+
+
+def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken
+              ) -> Callable[[], object]:
+    """What the start plan calls for ``entry`` in phase ``hook``."""
+    if entry.slot.singleton is not None:  # a leased service: its lease thread starts it
+        return functools.partial(core.launch_leased, entry)
+    if hook == "start":
+        prepared = prepare_start(entry.service, entry.slot)
+        if prepared is not None:
+            return functools.partial(prepared, token)
+    return functools.partial(_call_in_slot, entry, hook, token)
 
 
 def _call_in_slot(entry: Entry, hook: str, token: CancellationToken) -> None:

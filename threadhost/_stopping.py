@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import _log_messages as log
+from ._background_service import prepare_stop
 from ._cancellation import CancellationToken
 from ._clock import Clock
 from ._deadline import Deadline
@@ -48,7 +49,6 @@ def _default_hook(service: HostedService, hook: str) -> bool:
 
 def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                 app: HostApplicationLifetime, deadline: Deadline, *, concurrent: bool,
-                stop_inline: Callable[[HostedService], bool],
                 stop_instead: Mapping[str, Callable[[CancellationToken], None]]
                 ) -> list[list[Call]]:
     """The calls of ``STOP_PLAN`` for ``entries`` (registration order), grouped as they run:
@@ -90,7 +90,12 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                 if phase.target is Target.LIFECYCLE:
                     inline = _ALWAYS if _default_hook(service, phase.name) else None
                 else:
-                    inline = functools.partial(stop_inline, service)
+                    prepared = prepare_stop(service, token)
+                    if prepared is not None:
+                        calls.append(Call(entry.name, phase.name, prepared,
+                                          inline=prepared.inline, stopping=True))
+                        continue
+                    inline = None
                 calls.append(Call(entry.name, phase.name,
                                   functools.partial(getattr(service, phase.name), token),
                                   inline=inline, stopping=True))
