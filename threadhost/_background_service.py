@@ -17,6 +17,7 @@ import abc
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
 from ._clock import Clock
@@ -288,10 +289,10 @@ def resume(service: BackgroundService) -> None:
     _begin(service, state, state.slot, 0.0)
 
 
-def prepare_start(service: HostedService, slot: ServiceSlot
-                  ) -> Callable[[CancellationToken], None] | None:
-    """``service.start`` with its first run made now, for the host to call later in its start
-    plan; None if the class overrides ``start`` (the host then calls it as it is).
+def prepare_start(service: HostedService, slot: ServiceSlot, token: CancellationToken
+                  ) -> Callable[[], None] | None:
+    """``service.start(token)`` with its first run made now, for the host to call later in
+    its start plan; None if the class overrides ``start`` (the host then calls it as it is).
 
     The host makes these in one pass before the start phase, so that between two thread starts
     only the thread start itself runs: a thread object and a token source made between two
@@ -303,20 +304,18 @@ def prepare_start(service: HostedService, slot: ServiceSlot
             type(service).start is not BackgroundService.start):
         return None
     state = _state_of(service)
-    return _PreparedStart(service, state, slot, *_make_run(service, state, slot, 0.0))
+    return _PreparedStart(service, state, slot, token, *_make_run(service, state, slot, 0.0))
 
 
+@dataclass(slots=True, eq=False)
 class _PreparedStart:
-    __slots__ = ("service", "slot", "state", "stopping", "thread")
+    service: BackgroundService
+    state: _State
+    slot: ServiceSlot
+    token: CancellationToken
+    stopping: CancellationTokenSource
+    thread: threading.Thread
 
-    def __init__(self, service: BackgroundService, state: _State, slot: ServiceSlot,
-                 stopping: CancellationTokenSource, thread: threading.Thread) -> None:
-        self.service = service
-        self.state = state
-        self.slot = slot
-        self.stopping = stopping
-        self.thread = thread
-
-    def __call__(self, token: CancellationToken) -> None:
-        _claim(self.service, self.state, self.slot, token.clock)
+    def __call__(self) -> None:
+        _claim(self.service, self.state, self.slot, self.token.clock)
         _launch(self.state, self.slot, self.stopping, self.thread)

@@ -76,7 +76,8 @@ class Registration:
         if source is None:
             return False
         with source._lock:
-            return source._callbacks.pop(self._key, None) is not None
+            callbacks = source._callbacks
+            return callbacks is not None and callbacks.pop(self._key, None) is not None
 
 
 _DEAD_REGISTRATION = Registration(None, -1)
@@ -144,6 +145,8 @@ class CancellationToken:
             if not self._event.is_set():
                 key = source._next_key
                 source._next_key += 1
+                if source._callbacks is None:
+                    source._callbacks = {}
                 source._callbacks[key] = callback
                 return Registration(source, key)
         callback()
@@ -181,10 +184,12 @@ class CancellationTokenSource:
         self._clock = clock if clock is not None else SYSTEM_CLOCK
         self._lock = threading.Lock()
         self._event = Latch()  # set under _lock, so register() sees a settled state
-        self._callbacks: dict[int, Callable[[], object]] = {}  # guarded by _lock
+        # Each made when first needed: most sources never get a callback or a link, and a
+        # host makes one per service run (fewer objects for the collector to visit).
+        self._callbacks: dict[int, Callable[[], object]] | None = None  # guarded by _lock
         self._next_key = 0  # guarded by _lock
         self._timer: TimerHandle | None = None  # guarded by _lock
-        self._links: list[Registration] = []  # guarded by _lock
+        self._links: list[Registration] | None = None  # guarded by _lock
         self._token = CancellationToken(self)
 
     @classmethod
@@ -199,7 +204,7 @@ class CancellationTokenSource:
         linked = cls(clock)
         links = [t.register(linked._cancel_from_link) for t in tokens]
         with linked._lock:
-            linked._links.extend(links)
+            linked._links = links
         return linked
 
     @property
@@ -226,7 +231,7 @@ class CancellationTokenSource:
                 return
             self._event.set()
             callbacks = list(reversed(self._callbacks.values())) if self._callbacks else ()
-            self._callbacks.clear()
+            self._callbacks = None
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
@@ -261,9 +266,9 @@ class CancellationTokenSource:
     def close(self) -> None:
         """Drop the links to parent tokens and any pending ``cancel_after``. Idempotent."""
         with self._lock:
-            links, self._links = self._links, []
+            links, self._links = self._links, None
             timer, self._timer = self._timer, None
-        for link in links:
+        for link in links or ():
             link.unregister()
         if timer is not None:
             timer.cancel()

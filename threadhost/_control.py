@@ -78,7 +78,8 @@ class HostCore:
         self._errors: list[ServiceError] = []  # guarded by _lock: start failures, crashes
         self._start_token: CancellationTokenSource | None = None
         self._start_yielded = CancellationTokenSource(self.clock)
-        self._start_calls: list[Call] = []  # the group of start calls being made now
+        self._start_calls: list[Call] = []  # the start phase under way: the calls begun and
+        # not done are the ones being made now
         self._control: threading.Thread | None = None
         self._busy = threading.Lock()  # acquired once, without blocking: see _wake_control
         self._inside = threading.local()  # .depth: Host calls under way on this thread

@@ -65,6 +65,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
         if isinstance(entries, StartFailure):
             return entries
         concurrent = core.options.services_start_concurrently
+        app, clock = core.app, core.clock
         # A leased service is started by its lease thread, launched in its place in the start
         # phase (_leased); it has no lifecycle hooks of its own.
         lifecycle = [e for e in entries if e.slot.singleton is None
@@ -78,27 +79,34 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 continue
             calls = [Call(e.name, phase.name, _call_for(core, e, phase.name, token))
                      for e in chosen]
-            # A concurrent phase is one group, side by side; otherwise a group per call. Made
-            # in one pass before the first call (a BackgroundService's thread object too), so
-            # that between two calls little else runs: each service's thread start pays for
-            # what does, in cold caches (benchmarks/bench_thread_floor.py).
-            groups = ([(calls, chosen)] if concurrent and phase.concurrent and calls
-                      else [([c], [e]) for c, e in zip(calls, chosen, strict=True)])
+            # The calls are made in one pass before the first (a BackgroundService's thread
+            # object too), so that between two calls little else runs: each service's thread
+            # start pays for what does, in cold caches (benchmarks/bench_thread_floor.py).
             starting = phase.name == "start"
-            for group, of in groups:
-                if (core.app.stop_requested or token.is_cancellation_requested) and (
-                        not go_on(group[0].name)):
+            core._start_calls = calls  # the one(s) under way: begun and not done
+            if concurrent and phase.concurrent and len(calls) > 1:  # one group, side by side
+                if (app.stop_requested or token.is_cancellation_requested) and (
+                        not go_on(calls[0].name)):
                     return ABORTED
-                for e in of:
+                for e in chosen:
                     e.slot.move(ServiceState.STARTING)
-                core._start_calls = group
-                failed = run_start_group(group, core.clock)
-                core._start_calls = []
+                failed = run_start_group(calls, clock)
                 if starting:
-                    core.record_started(of if not failed else [
-                        e for e, c in zip(of, group, strict=True) if c.error is None])
+                    core.record_started([e for e, c in zip(chosen, calls, strict=True)
+                                         if c.error is None])
                 if failed:
                     return StartFailure(failed)
+                continue
+            for call, entry in zip(calls, chosen, strict=True):
+                if (app.stop_requested or token.is_cancellation_requested) and (
+                        not go_on(call.name)):
+                    return ABORTED
+                entry.slot.move(ServiceState.STARTING)
+                call.run(clock)
+                if call.error is not None:
+                    return StartFailure([call])
+                if starting:
+                    core.record_started((entry,))
         return DONE if go_on(None) else ABORTED
     except _Failed as failed:
         return failed.failure
@@ -150,9 +158,9 @@ def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken
     if entry.slot.singleton is not None:  # a leased service: its lease thread starts it
         return functools.partial(core.launch_leased, entry)
     if hook == "start":
-        prepared = prepare_start(entry.service, entry.slot)
+        prepared = prepare_start(entry.service, entry.slot, token)
         if prepared is not None:
-            return functools.partial(prepared, token)
+            return prepared
     return functools.partial(_call_in_slot, entry, hook, token)
 
 

@@ -25,9 +25,10 @@ from ._registry import ServiceSlot
 from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork, capture_stack
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)
 class Entry:
-    """A hosted service the host resolved: its name, the instance and its slot."""
+    """A hosted service the host resolved: its name, the instance and its slot (made once, at
+    start, and never changed)."""
 
     name: str
     service: HostedService
