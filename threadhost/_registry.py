@@ -44,8 +44,7 @@ RunEndHandler = Callable[["ServiceSlot", "BaseException | None", bool], None]
 """What the host does when a run of a service's work ends: (slot, error or None, whether the
 service had been asked to stop). Called on the ending thread."""
 
-_local = threading.local()  # .slot: the slot being started on this thread, if any;
-# .own: on a service thread, the slot that spawned it
+_local = threading.local()  # .slot: the slot being started on this thread, if any
 
 _REGISTRIES: weakref.WeakSet[ThreadRegistry] = weakref.WeakSet()
 """Every registry in the process (for the forced-exit log of every service thread)."""
@@ -91,9 +90,9 @@ class ThreadRegistry:
         services, whoever waits for that service's threads to end stops waiting for this one,
         and it is no straggler (it would wait for itself). No scan: a service thread knows
         its slot (a thread-local set as it began)."""
-        slot: ServiceSlot | None = getattr(_local, "own", None)
-        if slot is not None and slot.registry is self:
-            slot._forget(threading.current_thread())
+        me = threading.current_thread()
+        if isinstance(me, _ServiceThread) and me.slot.registry is self:
+            me.slot._forget(me)
 
 
 @final
@@ -180,8 +179,7 @@ class ServiceSlot:
         """A daemon thread, not yet started, that will run ``target()`` for this service (its
         start is ``launch``). Making it costs most of a thread's bookkeeping, so the host may
         make it ahead, outside the run of thread starts (``_background_service.prepare``)."""
-        return threading.Thread(target=self._run, args=(target,), name=thread_name,
-                                daemon=True)
+        return _ServiceThread(self, target, thread_name)
 
     def launch(self, thread: threading.Thread,
                publish: Callable[[threading.Thread], None] | None = None) -> None:
@@ -202,8 +200,7 @@ class ServiceSlot:
         self.registry.clock.register_participant(thread)
         thread.start()
 
-    def _run(self, target: Callable[[], object]) -> None:
-        _local.own = self
+    def _run(self, target: Callable[[], object], me: threading.Thread) -> None:
         lease = self.lease
         if lease is not None:  # a fresh thread has none: nothing to set for most services
             set_current_lease(lease)
@@ -217,9 +214,6 @@ class ServiceSlot:
                     hook()
                 except Exception as exc:
                     log.thread_exit_hook_failed(self.name, exc)
-            # Looked up here, not before target(): until target() first blocks, the thread that
-            # started this one waits for it.
-            me = threading.current_thread()
             self.registry.clock.unregister_participant(me)
             self._forget(me)
 
@@ -354,6 +348,21 @@ class ServiceSlot:
 
     def __repr__(self) -> str:
         return f"<ServiceSlot {self.name} {self._state.value}>"
+
+
+class _ServiceThread(threading.Thread):
+    """A thread of a service, which knows its slot (so a service thread that calls
+    ``Host.stop()`` is found without a scan or a thread-local: see ``detach_current``)."""
+
+    def __init__(self, slot: ServiceSlot, target: Callable[[], object], name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.slot = slot
+        self._work: Callable[[], object] | None = target
+
+    def run(self) -> None:
+        work, self._work = self._work, None  # (dropped once run, as Thread.run does)
+        assert work is not None
+        self.slot._run(work, self)
 
 
 def _ended() -> CancellationToken:
