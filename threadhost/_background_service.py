@@ -18,6 +18,7 @@ import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from ._cancellation import CancellationToken, CancellationTokenSource, wait_any
 from ._clock import Clock
@@ -248,10 +249,9 @@ def prepare_stop(service: HostedService, token: CancellationToken) -> PreparedSt
     """``service.stop(token)``, to be made later in the host's stop plan, with the service's
     state looked up now; None if the class overrides ``stop`` (the host then calls it as it
     is, on its runner thread). A class lookup: nothing of the instance is read."""
-    if not isinstance(service, BackgroundService) or (
-            type(service).stop is not BackgroundService.stop):
+    if type(service).stop is not BackgroundService.stop:  # (no ABC check: a plain lookup)
         return None
-    return PreparedStop(_state_of(service), token)
+    return PreparedStop(_state_of(cast(BackgroundService, service)), token)
 
 
 class PreparedStop:
@@ -300,11 +300,12 @@ def prepare_start(service: HostedService, slot: ServiceSlot, token: Cancellation
     The call checks and records exactly what ``start`` does (raising as it does), then starts
     the thread made here. Nothing of the service changes until it is called.
     """
-    if not isinstance(service, BackgroundService) or (
-            type(service).start is not BackgroundService.start):
+    if type(service).start is not BackgroundService.start:  # (no ABC check: a plain lookup)
         return None
-    state = _state_of(service)
-    return _PreparedStart(service, state, slot, token, *_make_run(service, state, slot, 0.0))
+    background = cast(BackgroundService, service)
+    state = _state_of(background)
+    return _PreparedStart(background, state, slot, token,
+                          *_make_run(background, state, slot, 0.0))
 
 
 @dataclass(slots=True, eq=False)

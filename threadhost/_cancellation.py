@@ -230,13 +230,14 @@ class CancellationTokenSource:
             if self._event.is_set():
                 return
             self._event.set()
-            callbacks = list(reversed(self._callbacks.values())) if self._callbacks else ()
-            self._callbacks = None
+            callbacks, self._callbacks = self._callbacks, None
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
+        if not callbacks:
+            return
         errors: list[BaseException] = []
-        for callback in callbacks:
+        for callback in reversed(list(callbacks.values())):
             try:
                 callback()
             except BaseException as exc:  # collected: one failing callback must not stop the rest

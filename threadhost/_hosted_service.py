@@ -78,3 +78,13 @@ class HostedRegistration:
 
     def __call__(self, inj: injector.Injector) -> HostedService:
         return self.factory(inj)
+
+
+def is_lifecycle(service: HostedService, memo: dict[type, bool]) -> bool:
+    """``isinstance(service, HostedLifecycleService)``, the answer kept per class in ``memo``:
+    an ABC check is a Python call, and the host asks it of every service at start and stop."""
+    cls = type(service)
+    known = memo.get(cls)
+    if known is None:
+        known = memo[cls] = isinstance(service, HostedLifecycleService)
+    return known

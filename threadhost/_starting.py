@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from . import _log_messages as log
 from ._background_service import prepare_start
 from ._cancellation import CancellationToken
-from ._hosted_service import HostedLifecycleService, HostedRegistration
+from ._hosted_service import HostedRegistration, is_lifecycle
 from ._lifetime import HostLifetime
 from ._plan import START_PLAN, Call, Target, run_start_group
 from ._registry import set_current_slot
@@ -68,8 +68,9 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
         app, clock = core.app, core.clock
         # A leased service is started by its lease thread, launched in its place in the start
         # phase (_leased); it has no lifecycle hooks of its own.
+        memo: dict[type, bool] = {}
         lifecycle = [e for e in entries if e.slot.singleton is None
-                     and isinstance(e.service, HostedLifecycleService)]
+                     and is_lifecycle(e.service, memo)]
         for phase in START_PLAN:
             if phase.target is Target.SERVICES:
                 chosen = entries

@@ -18,7 +18,7 @@ from ._background_service import prepare_stop
 from ._cancellation import CancellationToken
 from ._clock import Clock
 from ._deadline import Deadline
-from ._hosted_service import HostedLifecycleService, HostedService
+from ._hosted_service import HostedLifecycleService, HostedService, is_lifecycle
 from ._lifetime import HostApplicationLifetime, HostLifetime, stops_inline
 from ._plan import STOP_PLAN, Call, Target, run_stop
 from ._registry import ServiceSlot
@@ -58,7 +58,8 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
     lifecycle hooks (its lease thread makes them)."""
     token = deadline.token
     groups: list[list[Call]] = []
-    lifecycle = [e for e in entries if isinstance(e.service, HostedLifecycleService)]
+    memo: dict[type, bool] = {}
+    lifecycle = [e for e in entries if is_lifecycle(e.service, memo)]
     for phase in STOP_PLAN:
         calls: list[Call] = []
         if phase.target is Target.EVENT:
@@ -173,7 +174,9 @@ def report(account: Account, entries: Sequence[Entry], groups: Sequence[Sequence
             stragglers.append(Straggler(entry.name, stack, thread.name, "execute"))
             timings[entry.name] = now - account.began
             failed.add(entry.name)
-        unfinished.extend(UnfinishedWork(entry.name, item) for item in entry.slot.unfinished())
+        left = entry.slot.unfinished()
+        if left:
+            unfinished.extend(UnfinishedWork(entry.name, item) for item in left)
     return ShutdownReport(
         restarts={e.name: e.slot.restarts for e in entries if e.slot.restarts},
         failures={e.name: e.slot.failures for e in entries if e.slot.failures},
