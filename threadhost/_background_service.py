@@ -267,6 +267,25 @@ class PreparedStop:
         """``BackgroundService.stop(token)``, on the calling thread."""
         _stop(self.state, self.token)
 
+    def begin_quietly(self) -> bool:
+        """Begin the stop without running user code: the stop flag, then the token cancelled
+        if nothing is registered on it (``_relay``); False if something is."""
+        state = self.state
+        if state.slot is None:
+            return True  # never started: nothing to stop (as stop())
+        state.stop_requested = True  # before reading the token, as _stop
+        stopping = state.stopping
+        return stopping is None or stopping._cancel_quietly()
+
+    def when_over(self, then: Callable[[], None]) -> bool:
+        """After ``begin_quietly``: ``then()`` once the service's threads have ended (on the
+        last to end); False if none runs, or the caller is the service's own thread."""
+        state = self.state
+        slot = state.slot
+        if slot is None or threading.current_thread() is state.thread:
+            return False
+        return slot.when_gone(then)
+
     def inline(self) -> bool:
         """True if the host may make the call on its control thread now: no user callback
         waits on the stopping token, so the call cannot block past the deadline."""

@@ -246,6 +246,20 @@ class CancellationTokenSource:
             # BaseExceptionGroup builds an ExceptionGroup when every error is an Exception.
             raise BaseExceptionGroup(f"{len(errors)} cancellation callback(s) raised", errors)
 
+    def _cancel_quietly(self) -> bool:
+        """Cancel unless a callback is registered (then False, and nothing changes): a cancel
+        that runs no user code, which threadhost may make on any thread (``_relay``)."""
+        with self._lock:
+            if self._event.is_set():
+                return True
+            if self._callbacks:
+                return False
+            self._event.set()
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        return True
+
     def cancel_after(self, seconds: float) -> None:
         """Cancel once ``seconds`` have passed on the source's clock; 0 cancels now.
 

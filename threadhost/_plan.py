@@ -30,9 +30,10 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._cancellation import CancellationTokenSource
+from ._cancellation import CancellationToken, CancellationTokenSource
 from ._clock import Clock
 from ._deadline import Deadline
+from ._relay import Handoff, Relay, relay_length
 
 
 class Target(enum.Enum):
@@ -93,6 +94,7 @@ class Call:
     fn: Callable[[], object]
     inline: Callable[[], bool] | None = None
     stopping: bool = False  # a stop call: the place it runs in is a stop
+    handoff: Handoff | None = None  # a stop call a relay may begin on any thread (_relay)
     thread: threading.Thread | None = None
     begun: bool = False
     done: bool = False
@@ -217,11 +219,22 @@ def run_stop(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock)
     never begun.
     """
     runner: _Runner | None = None
+    relays = deadline.independent  # see _relay: on the system clock only
+    index = 0
+    left_to_us = -1  # a call a relay stopped at: made here, as usual
     try:
-        for index, group in enumerate(groups):
+        while index < len(groups):
+            group = groups[index]
             if _inline(group):
+                length = relay_length(groups, index) if relays and index != left_to_us else 0
+                if length > 1 and not deadline.passed:
+                    index += _relay([g[0] for g in groups[index:index + length]], deadline,
+                                    clock)
+                    left_to_us = index
+                    continue
                 for call in group:
                     call.run_inline(clock)
+                index += 1
                 continue
             if runner is None:
                 runner = _Runner(clock)
@@ -233,11 +246,26 @@ def run_stop(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock)
                 runner = None
                 _leave_unmade(groups[index + 1:], deadline, clock)
                 return
+            index += 1
     finally:
         if runner is not None:
             runner.close()
             if runner.thread is not threading.current_thread():
                 runner.thread.join()
+
+
+def _relay(calls: Sequence[Call], deadline: Deadline, clock: Clock) -> int:
+    """Make ``calls`` (each with a handoff) by a relay under ``deadline``: how many of them
+    are made; the control thread makes the rest."""
+    relay = Relay(calls, clock)
+    relay.start()
+    if not relay.finished.is_set():
+        deadline.wait_latch(relay.finished, _system_clock_only)
+    return relay.claim()
+
+
+def _system_clock_only() -> CancellationToken:
+    raise AssertionError("a relay runs on the system clock only")
 
 
 def _leave_unmade(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock) -> None:

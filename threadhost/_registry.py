@@ -103,8 +103,8 @@ class ServiceSlot:
     restart); the state moves only along ``SERVICE_TRANSITIONS``.
     """
 
-    __slots__ = ("_gone", "_idle", "_live", "_lock", "_runs_over", "_state", "_unfinished",
-                 "failures", "heartbeat_at", "last_error", "lease", "lease_thread",
+    __slots__ = ("_gone", "_idle", "_live", "_lock", "_on_gone", "_runs_over", "_state",
+                 "_unfinished", "failures", "heartbeat_at", "last_error", "lease", "lease_thread",
                  "liveness_timeout", "name", "periodic_runs", "queue_depth", "registry", "rerun",
                  "restart", "restarts", "singleton", "stop_duration", "tracker")
 
@@ -125,6 +125,7 @@ class ServiceSlot:
         self._live: set[threading.Thread] = set()  # written under _lock; not detached, not ended
         self._idle: CancellationTokenSource | None = None  # guarded by _lock; see ended_token
         self._gone: Latch | None = None  # written under _lock; see ended_latch
+        self._on_gone: Callable[[], None] | None = None  # guarded by _lock; see when_gone
         # (cancelled, and dropped, when the last live thread leaves)
         self._unfinished: list[object] = []  # written under _lock
         self.heartbeat_at: float | None = None  # host clock: the later of the last heartbeat
@@ -222,14 +223,27 @@ class ServiceSlot:
             if thread not in self._live:
                 return
             self._live.discard(thread)
-            idle = gone = None
+            idle = gone = then = None
             if not self._live:
                 idle, self._idle = self._idle, None
                 gone, self._gone = self._gone, None
+                then, self._on_gone = self._on_gone, None
         if gone is not None:
             gone.set()
         if idle is not None:
             idle.cancel()
+        if then is not None:
+            then()
+
+    def when_gone(self, then: Callable[[], None]) -> bool:
+        """Run ``then()`` on the thread that leaves this slot with no thread running (as
+        ``ended_latch`` opens); False, and ``then`` is not kept, if none runs now. One at a
+        time: a later call replaces it. ``then`` is threadhost's own code (``_relay``)."""
+        with self._lock:
+            if not self._live:
+                return False
+            self._on_gone = then
+            return True
 
     def ended_token(self) -> CancellationToken:
         """Cancelled once no thread of this service runs (detached threads do not count).

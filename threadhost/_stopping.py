@@ -95,7 +95,8 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                     prepared = prepare_stop(service, token)
                     if prepared is not None:
                         calls.append(Call(entry.name, phase.name, prepared,
-                                          inline=prepared.inline, stopping=True))
+                                          inline=prepared.inline, stopping=True,
+                                          handoff=prepared))
                         continue
                     inline = None
                 calls.append(Call(entry.name, phase.name,
