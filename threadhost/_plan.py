@@ -75,7 +75,7 @@ _local = threading.local()
 
 
 def current_call() -> Call | None:
-    """The hook call the calling thread is running, if any (to refuse re-entrant stops)."""
+    """The stop call the calling thread is running, if any (to refuse re-entrant stops)."""
     return getattr(_local, "call", None)
 
 
@@ -104,21 +104,18 @@ class Call:
     def run(self, clock: Clock) -> None:
         """Make the call on this thread, recording what happened; never raises."""
         self.thread = threading.current_thread()
-        self.begun = True
-        began = clock.monotonic()
+        if not self.stopping:  # only a stop call is looked up (current_call)
+            self.run_inline(clock)
+            return
         outer, _local.call = getattr(_local, "call", None), self
         try:
-            self.fn()
-        except BaseException as exc:  # every failure is reported; none may stop the others
-            self.error = exc
+            self.run_inline(clock)
         finally:
             _local.call = outer
-            self.elapsed = clock.monotonic() - began
-            self.done = True
 
     def run_inline(self, clock: Clock) -> None:
-        """``run`` for an inline call, on the control thread: threadhost's own code, which is
-        never abandoned (so ``thread`` is not recorded) and never calls ``Host.stop()``."""
+        """``run`` without recording the thread: for a call of threadhost's own code, which is
+        never abandoned (an inline stop call on the control thread, a prepared start)."""
         self.begun = True
         began = clock.monotonic()
         try:

@@ -9,7 +9,6 @@ be constructed fails the start with nothing to undo.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -78,8 +77,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 chosen = lifecycle
             else:
                 continue
-            calls = [Call(e.name, phase.name, _call_for(core, e, phase.name, token))
-                     for e in chosen]
+            calls = [_call_for(core, e, phase.name, token) for e in chosen]
             # The calls are made in one pass before the first (a BackgroundService's thread
             # object too), so that between two calls little else runs: each service's thread
             # start pays for what does, in cold caches (benchmarks/bench_thread_floor.py).
@@ -103,7 +101,10 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                         not go_on(call.name)):
                     return ABORTED
                 entry.slot.move(ServiceState.STARTING)
-                call.run(clock)
+                if call.inline is None:
+                    call.run(clock)
+                else:
+                    call.run_inline(clock)
                 if call.error is not None:
                     return StartFailure([call])
                 if starting:
@@ -153,16 +154,19 @@ class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the p
         self.failure = failure
 
 
-def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken
-              ) -> Callable[[], object]:
-    """What the start plan calls for ``entry`` in phase ``hook``."""
+def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken) -> Call:
+    """The start plan's call for ``entry`` in phase ``hook``."""
     if entry.slot.singleton is not None:  # a leased service: its lease thread starts it
-        return functools.partial(core.launch_leased, entry)
+        return Call(entry.name, hook, functools.partial(core.launch_leased, entry))
     if hook == "start":
         prepared = prepare_start(entry.service, entry.slot, token)
-        if prepared is not None:
-            return prepared
-    return functools.partial(_call_in_slot, entry, hook, token)
+        if prepared is not None:  # threadhost's own code, which never blocks: inline
+            return Call(entry.name, hook, prepared, inline=_always)
+    return Call(entry.name, hook, functools.partial(_call_in_slot, entry, hook, token))
+
+
+def _always() -> bool:
+    return True
 
 
 def _call_in_slot(entry: Entry, hook: str, token: CancellationToken) -> None:
