@@ -218,7 +218,8 @@ def _launch(state: _State, slot: ServiceSlot, stopping: CancellationTokenSource,
     # before the line above, it is seen here, and the new run's backoff ends at once.
     if restart and state.stop_requested:
         stopping.cancel()
-    slot.launch(thread, functools.partial(setattr, state, "thread"))
+    state.thread = thread  # before it starts: the thread finds itself there
+    slot.launch(thread)
 
 
 def _run(service: BackgroundService, state: _State, stopping: CancellationTokenSource,
