@@ -14,7 +14,6 @@ can make this call on its control thread without a timer: see ``_deadline``.
 from __future__ import annotations
 
 import abc
-import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,9 +32,10 @@ _STATE = "_threadhost"
 
 class _State:
     # Written by start() and by each run's thread; reads are of single references (atomic).
-    __slots__ = ("exception", "lock", "slot", "stop_requested", "stopping", "thread")
+    __slots__ = ("exception", "lock", "service", "slot", "stop_requested", "stopping", "thread")
 
-    def __init__(self) -> None:
+    def __init__(self, service: BackgroundService) -> None:
+        self.service = service
         self.lock = threading.Lock()  # serialises start()
         self.slot: ServiceSlot | None = None
         self.thread: threading.Thread | None = None
@@ -43,11 +43,16 @@ class _State:
         self.exception: BaseException | None = None
         self.stop_requested = False
 
+    def rerun(self, delay: float) -> None:
+        """Begin the next run after ``delay`` seconds (``ServiceSlot.rerun``: see ``_begin``)."""
+        assert self.slot is not None
+        _begin(self.service, self, self.slot, delay)
+
 
 def _state_of(service: BackgroundService) -> _State:
     state: _State | None = service.__dict__.get(_STATE)
     if state is None:
-        state = service.__dict__.setdefault(_STATE, _State())
+        state = service.__dict__.setdefault(_STATE, _State(service))
     return state
 
 
@@ -185,7 +190,7 @@ def _claim(service: BackgroundService, state: _State, slot: ServiceSlot | None,
             type(service).__name__, clock)
     if slot.liveness_timeout is None:  # the registration's value wins
         slot.liveness_timeout = limit
-    slot.rerun = functools.partial(_begin, service, state, slot)
+    slot.rerun = state.rerun
     return slot
 
 
@@ -205,8 +210,8 @@ def _make_run(service: BackgroundService, state: _State, slot: ServiceSlot, dela
               ) -> tuple[CancellationTokenSource, threading.Thread]:
     """The stopping token and the thread (not started) of the next run of ``execute``."""
     stopping = CancellationTokenSource(slot.clock)
-    thread = slot.make_thread(functools.partial(
-        _run, service, state, stopping, delay, state.thread), f"threadhost:{slot.name}")
+    thread = slot.make_thread(_Run(service, state, stopping, delay, state.thread),
+                              f"threadhost:{slot.name}")
     return stopping, thread
 
 
@@ -222,28 +227,39 @@ def _launch(state: _State, slot: ServiceSlot, stopping: CancellationTokenSource,
     slot.launch(thread)
 
 
-def _run(service: BackgroundService, state: _State, stopping: CancellationTokenSource,
-         delay: float, previous: threading.Thread | None) -> None:
-    slot = state.slot
-    assert slot is not None
-    if previous is not None:
-        previous.join()  # it is returning from its run right now: a bounded wait
-        if delay and wait_any([stopping.token, slot.registry.stopping], delay):
-            return  # a stop came during the backoff: no run
-        if state.stop_requested or stopping.is_cancellation_requested:
-            return
-        slot.move(ServiceState.RUNNING)
-        state.exception = None
-    # The start of a run counts as a heartbeat: "since the run began, if it has not
-    # heartbeated yet" (SPEC §10) is then one subtraction for health().
-    slot.tracker.run_began = slot.heartbeat_at = slot.registry.clock.monotonic()
-    error: BaseException | None = None
-    try:
-        service.execute(stopping.token)
-    except BaseException as exc:
-        if not (isinstance(exc, OperationCanceledError) and stopping.is_cancellation_requested):
-            state.exception = error = exc
-    slot.run_ended(error, stop_requested=state.stop_requested)
+@dataclass(slots=True, eq=False)
+class _Run:
+    """One run of ``execute``: the target of its thread (one object, not a partial)."""
+
+    service: BackgroundService
+    state: _State
+    stopping: CancellationTokenSource
+    delay: float
+    previous: threading.Thread | None
+
+    def __call__(self) -> None:
+        state, stopping = self.state, self.stopping
+        slot = state.slot
+        assert slot is not None
+        if self.previous is not None:
+            self.previous.join()  # it is returning from its run right now: a bounded wait
+            if self.delay and wait_any([stopping.token, slot.registry.stopping], self.delay):
+                return  # a stop came during the backoff: no run
+            if state.stop_requested or stopping.is_cancellation_requested:
+                return
+            slot.move(ServiceState.RUNNING)
+            state.exception = None
+        # The start of a run counts as a heartbeat: "since the run began, if it has not
+        # heartbeated yet" (SPEC §10) is then one subtraction for health().
+        slot.tracker.run_began = slot.heartbeat_at = slot.registry.clock.monotonic()
+        error: BaseException | None = None
+        try:
+            self.service.execute(stopping.token)
+        except BaseException as exc:
+            if not (isinstance(exc, OperationCanceledError)
+                    and stopping.is_cancellation_requested):
+                state.exception = error = exc
+        slot.run_ended(error, stop_requested=state.stop_requested)
 
 
 def prepare_stop(service: HostedService, token: CancellationToken) -> PreparedStop | None:

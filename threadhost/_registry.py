@@ -127,7 +127,7 @@ class ServiceSlot:
         self._gone: Latch | None = None  # written under _lock; see ended_latch
         self._on_gone: Callable[[], None] | None = None  # guarded by _lock; see when_gone
         # (cancelled, and dropped, when the last live thread leaves)
-        self._unfinished: list[object] = []  # written under _lock
+        self._unfinished: list[object] | None = None  # written under _lock (made when needed)
         self.heartbeat_at: float | None = None  # host clock: the later of the last heartbeat
         # and the start of the current run (see _health); a float write is atomic
         # For metrics (_metrics), each written by one thread at a time; single-reference reads:
@@ -351,6 +351,8 @@ class ServiceSlot:
     def report_unfinished(self, items: Sequence[object]) -> None:
         """Work the service never started because the deadline passed (for the report)."""
         with self._lock:
+            if self._unfinished is None:
+                self._unfinished = []
             self._unfinished.extend(items)
 
     def unfinished(self) -> list[object]:
@@ -358,7 +360,7 @@ class ServiceSlot:
         if not self._unfinished:  # lock-free: the common case
             return []
         with self._lock:
-            return list(self._unfinished)
+            return list(self._unfinished or ())
 
     def __repr__(self) -> str:
         return f"<ServiceSlot {self.name} {self._state.value}>"

@@ -121,7 +121,8 @@ class RestartTracker:
     __slots__ = ("_in_a_row", "_restarts", "run_began")
 
     def __init__(self) -> None:
-        self._restarts: deque[float] = deque()  # host-clock times of the restarts made
+        self._restarts: deque[float] | None = None  # host-clock times of the restarts made
+        # (made at the first restart: most services never restart)
         self._in_a_row = 0
         self.run_began = 0.0  # host-clock time the current run began
 
@@ -129,6 +130,8 @@ class RestartTracker:
         """The delay before restarting a run that ended at ``now``, or None if the restart
         would break the intensity limit (the service has then failed for good). Records the
         restart when it returns a delay."""
+        if self._restarts is None:
+            self._restarts = deque()
         while self._restarts and self._restarts[0] <= now - policy.within:
             self._restarts.popleft()
         if len(self._restarts) >= policy.max_restarts:
