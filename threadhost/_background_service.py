@@ -216,7 +216,7 @@ def _make_run(service: BackgroundService, state: _State, slot: ServiceSlot, dela
 
 
 def _launch(state: _State, slot: ServiceSlot, stopping: CancellationTokenSource,
-            thread: threading.Thread) -> None:
+            thread: threading.Thread, *, running: bool = False) -> None:
     restart = state.thread is not None
     state.stopping = stopping
     # stop() sets stop_requested before it reads state.stopping: if it read the old token just
@@ -224,7 +224,7 @@ def _launch(state: _State, slot: ServiceSlot, stopping: CancellationTokenSource,
     if restart and state.stop_requested:
         stopping.cancel()
     state.thread = thread  # before it starts: the thread finds itself there
-    slot.launch(thread)
+    slot.launch(thread, running=running)
 
 
 @dataclass(slots=True, eq=False)
@@ -325,8 +325,8 @@ def resume(service: BackgroundService) -> None:
     _begin(service, state, state.slot, 0.0)
 
 
-def prepare_start(service: HostedService, slot: ServiceSlot, token: CancellationToken
-                  ) -> Callable[[], None] | None:
+def prepare_start(service: HostedService, slot: ServiceSlot, token: CancellationToken, *,
+                  running: bool) -> Callable[[], None] | None:
     """``service.start(token)`` with its first run made now, for the host to call later in
     its start plan; None if the class overrides ``start`` (the host then calls it as it is).
 
@@ -334,14 +334,15 @@ def prepare_start(service: HostedService, slot: ServiceSlot, token: Cancellation
     only the thread start itself runs: a thread object and a token source made between two
     starts cost several times what they cost in a row (``benchmarks/bench_thread_floor.py``).
     The call checks and records exactly what ``start`` does (raising as it does), then starts
-    the thread made here. Nothing of the service changes until it is called.
+    the thread made here. Nothing of the service changes until it is called. ``running``: the
+    slot moves to RUNNING as the thread is counted (the service has no later start call).
     """
     if type(service).start is not BackgroundService.start:  # (no ABC check: a plain lookup)
         return None
     background = cast(BackgroundService, service)
     state = _state_of(background)
-    return _PreparedStart(background, state, slot, token,
-                          *_make_run(background, state, slot, 0.0))
+    stopping, thread = _make_run(background, state, slot, 0.0)
+    return _PreparedStart(background, state, slot, token, stopping, thread, running)
 
 
 @dataclass(slots=True, eq=False)
@@ -352,7 +353,8 @@ class _PreparedStart:
     token: CancellationToken
     stopping: CancellationTokenSource
     thread: threading.Thread
+    running: bool
 
     def __call__(self) -> None:
         _claim(self.service, self.state, self.slot, self.token.clock)
-        _launch(self.state, self.slot, self.stopping, self.thread)
+        _launch(self.state, self.slot, self.stopping, self.thread, running=self.running)

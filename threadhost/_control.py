@@ -163,12 +163,6 @@ class HostCore:
                 with self._lock:
                     step = self._move(HostEvent.STARTED)
                 if step.do is Do.FIRE_STARTED:
-                    for entry in self._started:
-                        # Only from STARTING: a leased one's state is its lease's, and a
-                        # service that crashed meanwhile may be RESTARTING or FAILED.
-                        if entry.slot.singleton is None:
-                            entry.slot.move(ServiceState.RUNNING,
-                                            only_from=ServiceState.STARTING)
                     self.app._fire_started()
                     log.started()
                 else:

@@ -156,6 +156,12 @@ class ServiceSlot:
         the current state is a no-op that returns True."""
         if new is self._state:  # lock-free: as if it happened just before a concurrent move
             return True
+        if self._state is ServiceState.CREATED and new is ServiceState.STARTING and (
+                only_from is None):
+            # Lock-free: a slot leaves CREATED only on the thread that resolved its service
+            # (the start plan's), before any other thread knows the service.
+            self._state = new
+            return True
         with self._lock:
             if new is self._state:
                 return True
@@ -183,19 +189,23 @@ class ServiceSlot:
         return _ServiceThread(self, target, thread_name)
 
     def launch(self, thread: threading.Thread,
-               publish: Callable[[threading.Thread], None] | None = None) -> None:
+               publish: Callable[[threading.Thread], None] | None = None, *,
+               running: bool = False) -> None:
         """Start ``thread`` (from ``make_thread``), accounted here from before it starts until
         it ends.
 
         The thread is a clock participant from before it starts until it ends; the host's
         thread-exit hooks run on it after its target returns; its service's lease (if any) is
         what ``current_lease()`` returns on it. ``publish(thread)`` is called before the
-        thread starts (so the thread itself finds it where the caller keeps it).
+        thread starts (so the thread itself finds it where the caller keeps it). ``running``:
+        the service is RUNNING from now (if it was STARTING), in the same step.
         """
         with self._lock:
             if not self._live:
                 self._gone = Latch()
             self._live.add(thread)
+            if running and self._state is ServiceState.STARTING:
+                self._state = ServiceState.RUNNING
         if publish is not None:
             publish(thread)
         self.registry.clock.register_participant(thread)

@@ -9,6 +9,7 @@ be constructed fails the start with nothing to undo.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
         memo: dict[type, bool] = {}
         lifecycle = [e for e in entries if e.slot.singleton is None
                      and is_lifecycle(e.service, memo)]
+        lifecycle_names = frozenset(e.name for e in lifecycle)
         for phase in START_PLAN:
             if phase.target is Target.SERVICES:
                 chosen = entries
@@ -77,11 +79,17 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 chosen = lifecycle
             else:
                 continue
-            calls = [_call_for(core, e, phase.name, token) for e in chosen]
+            starting = phase.name == "start"
+            # A service is RUNNING once its last call of the start plan returned (SPEC §10):
+            # its start, or for a lifecycle service its started. Only from STARTING: a leased
+            # one's state is its lease's, and one that crashed meanwhile may be RESTARTING.
+            last = "started" if phase.target is Target.LIFECYCLE else "start"
+            running = phase.name == last
+            later = lifecycle_names if phase.target is Target.SERVICES else frozenset()
             # The calls are made in one pass before the first (a BackgroundService's thread
             # object too), so that between two calls little else runs: each service's thread
             # start pays for what does, in cold caches (benchmarks/bench_thread_floor.py).
-            starting = phase.name == "start"
+            calls = [_call_for(core, e, phase.name, token, later) for e in chosen]
             core._start_calls = calls  # the one(s) under way: begun and not done
             if concurrent and phase.concurrent and len(calls) > 1:  # one group, side by side
                 if (app.stop_requested or token.is_cancellation_requested) and (
@@ -90,9 +98,11 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 for e in chosen:
                     e.slot.move(ServiceState.STARTING)
                 failed = run_start_group(calls, clock)
+                made = [e for e, c in zip(chosen, calls, strict=True) if c.error is None]
+                if running:
+                    _now_running(made, later)
                 if starting:
-                    core.record_started([e for e, c in zip(chosen, calls, strict=True)
-                                         if c.error is None])
+                    core.record_started(made)
                 if failed:
                     return StartFailure(failed)
                 continue
@@ -107,11 +117,21 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                     call.run_inline(clock)
                 if call.error is not None:
                     return StartFailure([call])
+                if running:
+                    _now_running((entry,), later)
                 if starting:
                     core.record_started((entry,))
         return DONE if go_on(None) else ABORTED
     except _Failed as failed:
         return failed.failure
+
+def _now_running(entries: Sequence[Entry], later: frozenset[str]) -> None:
+    """``entries`` made their last start call (but those named in ``later``, which have one
+    more to make): RUNNING now."""
+    for entry in entries:
+        if entry.slot.singleton is None and entry.name not in later:
+            entry.slot.move(ServiceState.RUNNING, only_from=ServiceState.STARTING)
+
 
 def _wait_for_start(core: HostCore, token: CancellationToken) -> None:
     lifetime = core.injector.get(HostLifetime)  # type: ignore[type-abstract]
@@ -154,12 +174,14 @@ class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the p
         self.failure = failure
 
 
-def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken) -> Call:
+def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken,
+              later: frozenset[str]) -> Call:
     """The start plan's call for ``entry`` in phase ``hook``."""
     if entry.slot.singleton is not None:  # a leased service: its lease thread starts it
         return Call(entry.name, hook, functools.partial(core.launch_leased, entry))
     if hook == "start":
-        prepared = prepare_start(entry.service, entry.slot, token)
+        prepared = prepare_start(entry.service, entry.slot, token,
+                                 running=entry.name not in later)
         if prepared is not None:  # threadhost's own code, which never blocks: inline
             return Call(entry.name, hook, prepared, inline=_always)
     return Call(entry.name, hook, functools.partial(_call_in_slot, entry, hook, token))
