@@ -112,6 +112,39 @@ def test_states_over_a_service_life_starting_running_stopped(fake_clock: FakeClo
     host.close()
 
 
+class SeesInStarted(th.HostedLifecycleService):
+    """Records host.health() from inside its ``started`` hook."""
+
+    def __init__(self) -> None:
+        self.host: th.Host | None = None
+        self.seen: list[th.HealthReport] = []
+
+    def start(self, cancellation_token: th.CancellationToken) -> None:
+        pass
+
+    def started(self, cancellation_token: th.CancellationToken) -> None:
+        assert self.host is not None
+        self.seen.append(self.host.health())
+
+    def stop(self, cancellation_token: th.CancellationToken) -> None:
+        pass
+
+
+def test_a_service_is_running_once_its_own_last_start_call_returned(
+        fake_clock: FakeClock) -> None:
+    sees = SeesInStarted()
+    host = make_builder(Waits, sees, clock=fake_clock).build()
+    sees.host = host
+    host.start()
+    [during] = sees.seen
+    # Waits made its only start call; SeesInStarted is inside its last one.
+    assert during.services["Waits"].state is S.RUNNING
+    assert during.services["SeesInStarted"].state is S.STARTING
+    assert host.health().services["SeesInStarted"].state is S.RUNNING
+    assert stop_within(host).clean
+    host.close()
+
+
 def test_a_service_that_failed_for_good_is_failed_and_unhealthy_also_after_the_stop(
         fake_clock: FakeClock) -> None:
     host = make_builder(Waits, Crashes, clock=fake_clock,
