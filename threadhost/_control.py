@@ -74,7 +74,8 @@ class HostCore:
         self.registry = ThreadRegistry(self.clock, exit_hooks, self.supervisor.on_run_end,
                                        self._stop_begun.token)
         self._started: list[Entry] = []  # guarded by _lock: services whose start returned
-        self._taken = False  # guarded by _lock: the stop has taken the list of started ones
+        self._taken = False  # written under _lock: the stop has taken the list of started ones
+        self._taken_list: list[Entry] = []  # guarded by _lock: the list it took
         self._errors: list[ServiceError] = []  # guarded by _lock: start failures, crashes
         self._start_token: CancellationTokenSource | None = None
         self._start_yielded = CancellationTokenSource(self.clock)
@@ -189,14 +190,23 @@ class HostCore:
 
     def record_started(self, entries: Sequence[Entry]) -> None:
         """The start of ``entries`` returned: the stop will stop them (or, if the stop already
-        took its list, stop them here, at once)."""
+        took its list, stop them here, at once).
+
+        Lock-free in the common case (called between every two thread starts): the stop sets
+        ``_taken`` before it copies ``_started``, so entries added while ``_taken`` still
+        reads False afterwards are in its copy. Only if it reads True does the lock settle
+        which ones the copy holds. (``list.extend`` of a tuple or list, and the copy, are
+        single steps under the GIL.)
+        """
+        if not self._taken:
+            self._started.extend(entries)
+            if not self._taken:
+                return
         with self._lock:
-            late = self._taken
-            if not late:
-                self._started.extend(entries)
-        if not late:
-            return
+            taken = {id(e) for e in self._taken_list}
         for entry in entries:
+            if id(entry) in taken:
+                continue
             # The stop already took its list (its deadline passed while this start ran):
             # stop the service here, at once, and keep its errors in the log.
             log.late_start(entry.name)
@@ -357,8 +367,8 @@ class HostCore:
                     stragglers.append(Straggler(call.name, stack, call.thread.name,
                                                 call.phase))
         with self._lock:
-            self._taken = True
-            entries = list(self._started)
+            self._taken = True  # before the copy: see record_started
+            entries = self._taken_list = list(self._started)
             errors = list(self._errors)
         for entry in entries:
             entry.slot.move(ServiceState.STOPPING)

@@ -74,10 +74,15 @@ class ThreadRegistry:
 
     def add(self, name: str) -> ServiceSlot:
         """A new slot for the service called ``name``."""
-        slot = ServiceSlot(name, self)
-        with self._lock:
-            self._slots.append(slot)
+        [slot] = self.add_all([name])
         return slot
+
+    def add_all(self, names: Sequence[str]) -> list[ServiceSlot]:
+        """A new slot for each service named, in order (listed together, under one lock)."""
+        slots = [ServiceSlot(name, self) for name in names]
+        with self._lock:
+            self._slots.extend(slots)
+        return slots
 
     @property
     def slots(self) -> list[ServiceSlot]:

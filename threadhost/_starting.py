@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from . import _log_messages as log
 from ._background_service import prepare_start
 from ._cancellation import CancellationToken
-from ._hosted_service import HostedRegistration, is_lifecycle
+from ._hosted_service import HostedRegistration, HostedService, is_lifecycle
 from ._lifetime import HostLifetime
 from ._plan import START_PLAN, Call, Target, run_start_group
 from ._registry import set_current_slot
@@ -117,7 +117,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                     call.run_inline(clock)
                 if call.error is not None:
                     return StartFailure([call])
-                if running:
+                if running and entry.slot.state is ServiceState.STARTING:
                     _now_running((entry,), later)
                 if starting:
                     core.record_started((entry,))
@@ -139,8 +139,12 @@ def _wait_for_start(core: HostCore, token: CancellationToken) -> None:
     lifetime.wait_for_start(token)
 
 def _resolve(core: HostCore) -> list[Entry] | StartFailure:
-    entries: list[Entry] = []
+    """Construct every hosted service, in order, and give each its slot (every one resolved
+    gets one, also when a later one cannot be constructed: health lists it)."""
+    services: list[HostedService] = []
+    names: list[str] = []
     seen: dict[str, int] = {}
+    failure: StartFailure | None = None
     for factory in core.factories:
         try:
             service = factory(core.injector)  # type: ignore[operator]
@@ -148,17 +152,21 @@ def _resolve(core: HostCore) -> list[Entry] | StartFailure:
             call = Call(getattr(factory, "service_name", repr(factory)), "construction",
                         lambda: None)
             call.error = exc
-            return StartFailure([call])
+            failure = StartFailure([call])
+            break
         base = type(service).__name__
-        seen[base] = seen.get(base, 0) + 1
-        name = base if seen[base] == 1 else f"{base}#{seen[base]}"
-        slot = core.registry.add(name)
+        count = seen[base] = seen.get(base, 0) + 1
+        names.append(base if count == 1 else f"{base}#{count}")
+        services.append(service)
+    slots = core.registry.add_all(names)
+    for factory, slot in zip(core.factories[:len(slots)], slots, strict=True):
         if isinstance(factory, HostedRegistration):
             slot.restart = factory.restart
             slot.liveness_timeout = factory.liveness_timeout
             slot.singleton = factory.singleton
-        entries.append(Entry(name, service, slot))
-    return entries
+    if failure is not None:
+        return failure
+    return [Entry(n, s, slot) for n, s, slot in zip(names, services, slots, strict=True)]
 
 
 class Outcome:
