@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import ClassVar, final
 
-from ._clock import SYSTEM_CLOCK, Clock, TimerHandle
+from ._clock import SYSTEM_CLOCK, Clock, SystemClock, TimerHandle
 from ._errors import OperationCanceledError
 
 
@@ -93,12 +93,16 @@ class CancellationToken:
     """
 
     NONE: ClassVar[CancellationToken]
-    __slots__ = ("_can_be_cancelled", "_event", "_source")
+    __slots__ = ("_can_be_cancelled", "_event", "_source", "_system")
 
     def __init__(self, source: CancellationTokenSource, *, _can_be_cancelled: bool = True) -> None:
         self._source = source
         self._event = source._event
         self._can_be_cancelled = _can_be_cancelled
+        # SystemClock is final, and its wait without a timeout is a wait on the latch: made
+        # here directly, it costs two frames less (on every service thread, before its work
+        # first blocks, while the host waits to start the next).
+        self._system = type(source._clock) is SystemClock
 
     @property
     def is_cancellation_requested(self) -> bool:
@@ -126,6 +130,8 @@ class CancellationToken:
         measured on the source's clock (under a ``FakeClock``, only advancing it ends the
         wait); None waits until cancelled. Raises ValueError for a negative timeout.
         """
+        if timeout is None and self._system:
+            return self._event.wait(None)
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
         if self._event.is_set():

@@ -216,23 +216,6 @@ class ServiceSlot:
         self.registry.clock.register_participant(thread)
         thread.start()
 
-    def _run(self, target: Callable[[], object], me: threading.Thread) -> None:
-        lease = self.lease
-        if lease is not None:  # a fresh thread has none: nothing to set for most services
-            set_current_lease(lease)
-        try:
-            target()
-        finally:
-            if lease is not None:
-                set_current_lease(None)
-            for hook in self.registry.exit_hooks:
-                try:
-                    hook()
-                except Exception as exc:
-                    log.thread_exit_hook_failed(self.name, exc)
-            self.registry.clock.unregister_participant(me)
-            self._forget(me)
-
     def _forget(self, thread: threading.Thread) -> None:
         with self._lock:
             if thread not in self._live:
@@ -391,9 +374,27 @@ class _ServiceThread(threading.Thread):
         self._work: Callable[[], object] | None = target
 
     def run(self) -> None:
+        """The service's work, then the host's thread-exit hooks, then the end of the thread
+        in its slot's account. Its service's lease (if any) is what ``current_lease()``
+        returns here."""
         work, self._work = self._work, None  # (dropped once run, as Thread.run does)
         assert work is not None
-        self.slot._run(work, self)
+        slot = self.slot
+        lease = slot.lease
+        if lease is not None:  # a fresh thread has none: nothing to set for most services
+            set_current_lease(lease)
+        try:
+            work()
+        finally:
+            if lease is not None:
+                set_current_lease(None)
+            for hook in slot.registry.exit_hooks:
+                try:
+                    hook()
+                except Exception as exc:
+                    log.thread_exit_hook_failed(slot.name, exc)
+            slot.registry.clock.unregister_participant(self)
+            slot._forget(self)
 
 
 def _ended() -> CancellationToken:
