@@ -15,7 +15,9 @@ document it, and a recording test pins it. ``run_start`` and ``run_stop`` execut
   abandoned inside the call it is stuck in (reported as a straggler with its stack); the calls
   not yet made still run, on a fresh runner, within the grace (their token is cancelled, so a
   well-behaved hook returns at once); calls not reached by the end of the grace are never made,
-  and reported.
+  and reported. On the system clock, a run of sequential ``BackgroundService`` stops is made
+  by a relay instead (``_relay``): each ending service thread begins the next stop, and the
+  control thread waits once for the run, under the same deadline.
 
 Rejected: a thread per call (a thousand services would cost a thousand thread starts on every
 stop); running user hooks on the control thread (nobody could abandon them); the order written

@@ -10,7 +10,12 @@ and its grace have passed.
 How a service finds its slot: the host makes the slot *current* on the thread that calls the
 service's ``start`` (``ServiceSlot.activate``); ``BackgroundService.start`` picks it up with
 ``current_slot()``. A service started outside any host gets a slot of its own
-(``standalone_slot``), so it works the same way, unaccounted.
+(``standalone_slot``), so it works the same way, unaccounted. A service thread knows its slot
+(it is a ``_ServiceThread``), so a service thread that calls ``Host.stop()`` is found without a
+scan of the slots or a thread-local made on every service thread.
+
+A slot can tell one waiter, by a callback, that its last thread has ended (``when_gone``): the
+stop relay (``_relay``) hands the stop on that way, from the ending thread.
 
 Locking: each slot has one lock; its state, its threads and its counters are written under
 it. Nothing calls out (a callback, a log, a token cancellation) while holding it. The hot
