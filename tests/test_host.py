@@ -23,6 +23,7 @@ from tests._services import (
     StopsApplication,
     Waiter,
     make_builder,
+    stop_within,
 )
 
 
@@ -181,6 +182,49 @@ def test_blocking_execute_does_not_delay_start() -> None:
     assert blocks.thread is not None and blocks.thread.is_alive() and not release.is_set()
     release.set()
     assert host.stop().clean
+    host.close()
+
+
+def test_a_start_and_stop_set_on_the_instance_are_the_ones_the_host_calls() -> None:
+    record = Recorder()
+    waiter = Waiter()
+    start, stop = waiter.start, waiter.stop
+
+    def start_here(token: th.CancellationToken) -> None:
+        record("start")
+        start(token)
+
+    def stop_here(token: th.CancellationToken) -> None:
+        record("stop")
+        stop(token)
+
+    waiter.start = start_here  # type: ignore[method-assign]
+    waiter.stop = stop_here  # type: ignore[method-assign]
+    host = make_builder(waiter).build()
+    host.start()
+    assert waiter.entered.wait(WAIT)
+    assert stop_within(host).clean
+    assert record.snapshot() == ["start", "stop"]
+
+
+def test_a_service_whose_thread_cannot_start_fails_the_start_and_never_runs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real = threading._start_new_thread  # type: ignore[attr-defined]
+
+    def out_of_threads(function: object, args: tuple[object, ...]) -> int:
+        if getattr(function, "__self__", None) is doomed.thread:
+            raise RuntimeError("can't start new thread")
+        return real(function, args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(threading, "_start_new_thread", out_of_threads)
+    first, doomed = Waiter(), Waiter()
+    host = make_builder(first, doomed).build()
+    with pytest.raises(th.HostStartupError, match="can't start new thread") as failed:
+        host.start()
+    assert failed.value.service == "Waiter#2"
+    states = {n: s.state for n, s in host.health().services.items()}
+    assert states == {"Waiter": th.ServiceState.STOPPED, "Waiter#2": th.ServiceState.STARTING}
+    assert not doomed.entered.is_set()
     host.close()
 
 

@@ -46,6 +46,30 @@ def stopped_beside_a_straggler(service: th.HostedService, clock: FakeClock | Non
     return report
 
 
+class MeetsOthersWhenAsked(th.BackgroundService):
+    """Once asked to stop, waits (up to WAIT) for the two others to be asked too."""
+
+    def __init__(self, barrier: threading.Barrier) -> None:
+        self.barrier = barrier
+        self.met = False
+
+    def execute(self, stopping_token: th.CancellationToken) -> None:
+        stopping_token.wait()
+        self.barrier.wait()  # raises BrokenBarrierError if the others are asked only after
+        self.met = True
+
+
+def test_a_concurrent_stop_asks_every_background_service_before_waiting_for_any() -> None:
+    barrier = threading.Barrier(3, timeout=WAIT)
+    services = [MeetsOthersWhenAsked(barrier) for _ in range(3)]
+    host = make_builder(*services, services_stop_concurrently=True,
+                        shutdown_timeout=3600).build()
+    host.start()
+    report = stop_within(host, timeout=WAIT * 2)
+    assert report.clean, str(report)
+    assert [s.met for s in services] == [True, True, True]
+
+
 def test_application_stopping_callbacks_finish_before_any_service_is_stopped() -> None:
     record = Recorder()
     proceed = threading.Event()

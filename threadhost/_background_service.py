@@ -266,8 +266,8 @@ def prepare_stop(service: HostedService, token: CancellationToken) -> PreparedSt
     """``service.stop(token)``, to be made later in the host's stop plan, with the service's
     state looked up now; None if the class overrides ``stop`` (the host then calls it as it
     is, on its runner thread). A class lookup: nothing of the instance is read."""
-    if type(service).stop is not BackgroundService.stop:  # (no ABC check: a plain lookup)
-        return None
+    if type(service).stop is not BackgroundService.stop or "stop" in service.__dict__:
+        return None  # (plain lookups of the documented method: no ABC check)
     return PreparedStop(_state_of(cast(BackgroundService, service)), token)
 
 
@@ -286,7 +286,9 @@ class PreparedStop:
 
     def begin_quietly(self) -> bool:
         """Begin the stop without running user code: the stop flag, then the token cancelled
-        if nothing is registered on it (``_relay``); False if something is."""
+        if nothing is registered on it; False if something is (then the host makes the whole
+        call on its runner thread). Atomic: no callback can slip in between the check and the
+        cancel, so the control thread (``Call.inline``) and the relay may call it."""
         state = self.state
         if state.slot is None:
             return True  # never started: nothing to stop (as stop())
@@ -303,11 +305,6 @@ class PreparedStop:
             return False
         return slot.when_gone(then)
 
-    def inline(self) -> bool:
-        """True if the host may make the call on its control thread now: no user callback
-        waits on the stopping token, so the call cannot block past the deadline."""
-        stopping = self.state.stopping
-        return stopping is None or not stopping.token._has_callbacks()
 
 
 def slot_of(service: BackgroundService) -> ServiceSlot | None:
@@ -337,8 +334,8 @@ def prepare_start(service: HostedService, slot: ServiceSlot, token: Cancellation
     the thread made here. Nothing of the service changes until it is called. ``running``: the
     slot moves to RUNNING as the thread is counted (the service has no later start call).
     """
-    if type(service).start is not BackgroundService.start:  # (no ABC check: a plain lookup)
-        return None
+    if type(service).start is not BackgroundService.start or "start" in service.__dict__:
+        return None  # (plain lookups of the documented method: no ABC check)
     background = cast(BackgroundService, service)
     state = _state_of(background)
     stopping, thread = _make_run(background, state, slot, 0.0)

@@ -130,6 +130,17 @@ class HostApplicationLifetime:
     def _fire_stopped(self) -> None:
         _cancel_raising(self._stopped)
 
+    def _fire_stopping_quietly(self) -> bool:
+        """Fire ``application_stopping`` if no callback is registered on it (True), else
+        change nothing but threadhost's own stopping hooks (False): the host's inline check,
+        atomic, so no user callback can run on its control thread."""
+        self._run_when_stopping()
+        return self._stopping._cancel_quietly()
+
+    def _fire_stopped_quietly(self) -> bool:
+        """``_fire_stopping_quietly`` for ``application_stopped``."""
+        return self._stopped._cancel_quietly()
+
     def _run_when_stopped(self) -> None:
         for hook in list(self._when_stopped):
             try:

@@ -85,8 +85,11 @@ def current_call() -> Call | None:
 class Call:
     """One call of a plan: ``fn()`` for the part called ``name`` in ``phase``.
 
-    ``inline`` says the call is threadhost's own code and cannot block past the deadline, so
-    the control thread may make it itself. Written only by the thread running it (``thread``,
+    ``inline``, asked just before the call, says it is threadhost's own code and cannot block
+    past the deadline, so the control thread may make it itself. It may begin the call as it
+    answers (a stop or an event fired only if no user callback is registered, checked and
+    done in one step), so that no user code slips in between the answer and the call: the
+    call then finds itself begun. Written only by the thread running it (``thread``,
     ``begun``, ``error``, ``elapsed``, then ``done`` last); read by the host after ``done`` or
     after abandoning it.
     """
@@ -106,18 +109,21 @@ class Call:
     def run(self, clock: Clock) -> None:
         """Make the call on this thread, recording what happened; never raises."""
         self.thread = threading.current_thread()
-        if not self.stopping:  # only a stop call is looked up (current_call)
-            self.run_inline(clock)
-            return
-        outer, _local.call = getattr(_local, "call", None), self
-        try:
-            self.run_inline(clock)
-        finally:
-            _local.call = outer
+        self.run_inline(clock)
 
     def run_inline(self, clock: Clock) -> None:
         """``run`` without recording the thread: for a call of threadhost's own code, which is
         never abandoned (an inline stop call on the control thread, a prepared start)."""
+        if self.stopping:  # no user code runs here; should any, it may not stop the host
+            outer, _local.call = getattr(_local, "call", None), self
+            try:
+                self._make(clock)
+            finally:
+                _local.call = outer
+            return
+        self._make(clock)
+
+    def _make(self, clock: Clock) -> None:
         self.begun = True
         began = clock.monotonic()
         try:

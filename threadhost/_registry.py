@@ -214,12 +214,24 @@ class ServiceSlot:
             if not self._live:
                 self._gone = Latch()
             self._live.add(thread)
-            if running and self._state is ServiceState.STARTING:
+            moved = running and self._state is ServiceState.STARTING
+            if moved:
+                self.heartbeat_at = self.registry.clock.monotonic()  # the run begins now
                 self._state = ServiceState.RUNNING
         if publish is not None:
             publish(thread)
         self.registry.clock.register_participant(thread)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:  # e.g. "can't start new thread": it never ran, nor is RUNNING
+            self.registry.clock.unregister_participant(thread)
+            if moved:
+                with self._lock:  # undone, not a transition: the move never took effect
+                    if self._state is ServiceState.RUNNING:
+                        self._state = ServiceState.STARTING
+                        self.heartbeat_at = None
+            self._forget(thread)
+            raise
 
     def _forget(self, thread: threading.Thread) -> None:
         with self._lock:

@@ -63,12 +63,11 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
     for phase in STOP_PLAN:
         calls: list[Call] = []
         if phase.target is Target.EVENT:
-            event = (app.application_stopping if phase.name == "application_stopping"
-                     else app.application_stopped)
-            fire = app._fire_stopping if phase.name == "application_stopping" else (
-                app._fire_stopped)
-            calls.append(Call("application", phase.name, fire,
-                              inline=lambda event=event: not event._has_callbacks(),  # type: ignore[misc]
+            stopping = phase.name == "application_stopping"
+            calls.append(Call("application", phase.name,
+                              app._fire_stopping if stopping else app._fire_stopped,
+                              inline=app._fire_stopping_quietly if stopping
+                              else app._fire_stopped_quietly,
                               stopping=True))
         elif phase.target is Target.LIFETIME:
             if lifetime is not None:
@@ -95,7 +94,7 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                     prepared = prepare_stop(service, token)
                     if prepared is not None:
                         calls.append(Call(entry.name, phase.name, prepared,
-                                          inline=prepared.inline, stopping=True,
+                                          inline=prepared.begin_quietly, stopping=True,
                                           handoff=prepared))
                         continue
                     inline = None
