@@ -10,9 +10,8 @@ and its grace have passed.
 How a service finds its slot: the host makes the slot *current* on the thread that calls the
 service's ``start`` (``ServiceSlot.activate``); ``BackgroundService.start`` picks it up with
 ``current_slot()``. A service started outside any host gets a slot of its own
-(``standalone_slot``), so it works the same way, unaccounted. A service thread knows its slot
-(it is a ``_ServiceThread``), so a service thread that calls ``Host.stop()`` is found without a
-scan of the slots or a thread-local made on every service thread.
+(``standalone_slot``), so it works the same way, unaccounted. A service's threads are
+``ServiceThread``s (``_service_thread``), which know their slot.
 
 A slot can tell one waiter, by a callback, that its last thread has ended (``when_gone``): the
 stop relay (``_relay``) hands the stop on that way, from the ending thread.
@@ -40,8 +39,9 @@ from typing import final
 from . import _log_messages as log
 from ._cancellation import CancellationToken, CancellationTokenSource, Latch
 from ._clock import Clock
-from ._lease import Lease, LeaseInfo, set_current_lease
+from ._lease import Lease, LeaseInfo
 from ._restart import RestartPolicy, RestartTracker
+from ._service_thread import ServiceThread
 from ._states import SERVICE_TRANSITIONS, ServiceState
 
 ThreadExitHook = Callable[[], object]
@@ -101,7 +101,7 @@ class ThreadRegistry:
         and it is no straggler (it would wait for itself). No scan: a service thread knows
         its slot (a thread-local set as it began)."""
         me = threading.current_thread()
-        if isinstance(me, _ServiceThread) and me.slot.registry is self:
+        if isinstance(me, ServiceThread) and me.slot.registry is self:
             me.slot._forget(me)
 
 
@@ -196,7 +196,7 @@ class ServiceSlot:
         """A daemon thread, not yet started, that will run ``target()`` for this service (its
         start is ``launch``). Making it costs most of a thread's bookkeeping, so the host may
         make it ahead, outside the run of thread starts (``_background_service.prepare``)."""
-        return _ServiceThread(self, target, thread_name)
+        return ServiceThread(self, target, thread_name)
 
     def launch(self, thread: threading.Thread,
                publish: Callable[[threading.Thread], None] | None = None, *,
@@ -379,39 +379,6 @@ class ServiceSlot:
 
     def __repr__(self) -> str:
         return f"<ServiceSlot {self.name} {self._state.value}>"
-
-
-class _ServiceThread(threading.Thread):
-    """A thread of a service, which knows its slot (so a service thread that calls
-    ``Host.stop()`` is found without a scan or a thread-local: see ``detach_current``)."""
-
-    def __init__(self, slot: ServiceSlot, target: Callable[[], object], name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self.slot = slot
-        self._work: Callable[[], object] | None = target
-
-    def run(self) -> None:
-        """The service's work, then the host's thread-exit hooks, then the end of the thread
-        in its slot's account. Its service's lease (if any) is what ``current_lease()``
-        returns here."""
-        work, self._work = self._work, None  # (dropped once run, as Thread.run does)
-        assert work is not None
-        slot = self.slot
-        lease = slot.lease
-        if lease is not None:  # a fresh thread has none: nothing to set for most services
-            set_current_lease(lease)
-        try:
-            work()
-        finally:
-            if lease is not None:
-                set_current_lease(None)
-            for hook in slot.registry.exit_hooks:
-                try:
-                    hook()
-                except Exception as exc:
-                    log.thread_exit_hook_failed(slot.name, exc)
-            slot.registry.clock.unregister_participant(self)
-            slot._forget(self)
 
 
 def _ended() -> CancellationToken:
