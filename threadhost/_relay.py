@@ -64,7 +64,8 @@ class Relay:
     ``claim``s the relay back, which tells it where to go on. Thread-safe.
     """
 
-    __slots__ = ("_began", "_calls", "_claimed", "_clock", "_lock", "_next", "finished")
+    __slots__ = ("_began", "_calls", "_claimed", "_clock", "_lock", "_next", "_on_ended",
+                 "finished")
 
     def __init__(self, calls: Sequence[Call], clock: Clock) -> None:
         self._calls = calls
@@ -74,6 +75,7 @@ class Relay:
         self._claimed = False  # guarded by _lock
         self._began = 0.0  # guarded by _lock: when the call under way began (host clock)
         self.finished = Latch()  # set once, under _lock
+        self._on_ended = self._ended  # (bound once: handed to every slot of the run)
 
     def start(self) -> None:
         """Begin the first call (control thread); the rest follow from the service threads."""
@@ -93,41 +95,45 @@ class Relay:
             return self._next
 
     def _ended(self) -> None:
-        # On the thread that ended the call under way (a service thread, as it ends).
+        # On the thread that ended the call under way (a service thread, as it ends): that call
+        # is made, and this thread begins the next, under one hold of the lock.
         with self._lock:
             if self._claimed:
                 return
             call = self._calls[self._next - 1]
             call.elapsed = self._clock.monotonic() - self._began
             call.done = True
-        self._advance()
+            self._advance_locked()
 
     def _advance(self) -> None:
         with self._lock:
-            while not self._claimed and not self.finished.is_set():
-                if self._next == len(self._calls):
-                    self.finished.set()
+            self._advance_locked()
+
+    def _advance_locked(self) -> None:
+        while not self._claimed and not self.finished.is_set():
+            if self._next == len(self._calls):
+                self.finished.set()
+                return
+            call = self._calls[self._next]
+            handoff = call.handoff
+            assert handoff is not None
+            try:
+                if not handoff.begin_quietly():
+                    self.finished.set()  # the control thread makes this one
                     return
-                call = self._calls[self._next]
-                handoff = call.handoff
-                assert handoff is not None
-                try:
-                    if not handoff.begin_quietly():
-                        self.finished.set()  # the control thread makes this one
-                        return
+                self._next += 1
+                call.begun = True
+                self._began = self._clock.monotonic()
+                if handoff.when_over(self._on_ended):
+                    return  # the ending thread goes on (in _ended)
+            except BaseException as exc:  # threadhost's own code: a bug; never a stall
+                if not call.begun:
                     self._next += 1
                     call.begun = True
-                    self._began = self._clock.monotonic()
-                    if handoff.when_over(self._ended):
-                        return  # the ending thread goes on (in _ended)
-                except BaseException as exc:  # threadhost's own code: a bug; never a stall
-                    if not call.begun:
-                        self._next += 1
-                        call.begun = True
-                    call.error = exc
-                    self.finished.set()
-                call.elapsed = self._clock.monotonic() - self._began
-                call.done = True
+                call.error = exc
+                self.finished.set()
+            call.elapsed = self._clock.monotonic() - self._began
+            call.done = True
 
 
 def relay_length(groups: Sequence[Sequence[Call]], start: int) -> int:
