@@ -184,31 +184,28 @@ class ServiceSlot:
 
     # -- threads ---------------------------------------------------------------------------
 
-    def spawn(self, target: Callable[[], object], thread_name: str,
-              publish: Callable[[threading.Thread], None] | None = None) -> threading.Thread:
+    def spawn(self, target: Callable[[], object], thread_name: str) -> threading.Thread:
         """Start a daemon thread running ``target()`` for this service, accounted here:
-        ``launch(make_thread(target, thread_name), publish)``. Returns the started thread."""
+        ``launch(make_thread(target, thread_name))``. Returns the started thread."""
         thread = self.make_thread(target, thread_name)
-        self.launch(thread, publish)
+        self.launch(thread)
         return thread
 
     def make_thread(self, target: Callable[[], object], thread_name: str) -> threading.Thread:
         """A daemon thread, not yet started, that will run ``target()`` for this service (its
         start is ``launch``). Making it costs most of a thread's bookkeeping, so the host may
-        make it ahead, outside the run of thread starts (``_background_service.prepare``)."""
+        make it ahead, outside the run of thread starts (``_background_service.prepare_start``)."""
         return ServiceThread(self, target, thread_name)
 
-    def launch(self, thread: threading.Thread,
-               publish: Callable[[threading.Thread], None] | None = None, *,
-               running: bool = False) -> None:
+    def launch(self, thread: threading.Thread, *, running: bool = False) -> None:
         """Start ``thread`` (from ``make_thread``), accounted here from before it starts until
         it ends.
 
         The thread is a clock participant from before it starts until it ends; the host's
         thread-exit hooks run on it after its target returns; its service's lease (if any) is
-        what ``current_lease()`` returns on it. ``publish(thread)`` is called before the
-        thread starts (so the thread itself finds it where the caller keeps it). ``running``:
-        the service is RUNNING from now (if it was STARTING), in the same step.
+        what ``current_lease()`` returns on it. ``running``: the service is RUNNING from now
+        (if it was STARTING), in the same step. Any thread; raises what ``Thread.start``
+        raises, with the thread no longer counted.
         """
         with self._lock:
             if not self._live:
@@ -218,8 +215,6 @@ class ServiceSlot:
             if moved:
                 self.heartbeat_at = self.registry.clock.monotonic()  # the run begins now
                 self._state = ServiceState.RUNNING
-        if publish is not None:
-            publish(thread)
         self.registry.clock.register_participant(thread)
         try:
             thread.start()
