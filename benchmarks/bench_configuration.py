@@ -17,7 +17,7 @@ import statistics
 import timeit
 from typing import Any
 
-from threadhost._json import parse_settings
+from threadhost._config.json_source import parse_settings
 
 
 def document(sections: int) -> str:

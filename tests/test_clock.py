@@ -10,7 +10,7 @@ import pytest
 
 import threadhost as th
 from tests._services import WAIT
-from threadhost._clock import SYSTEM_CLOCK
+from threadhost._time.clock import SYSTEM_CLOCK
 
 HUGE = [math.inf, 1e10, threading.TIMEOUT_MAX * 2]
 

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from threadhost import ConfigurationError
-from threadhost._command_line import parse_command_line
+from threadhost._config.command_line import parse_command_line
 
 segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.",
                   min_size=1, max_size=8)

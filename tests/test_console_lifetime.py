@@ -12,7 +12,7 @@ import pytest
 import threadhost as th
 from tests._services import WAIT, StopsApplication, Waiter
 from tests._subprocess import App
-from threadhost._console_lifetime import REPEAT_WINDOW
+from threadhost._process.console_lifetime import REPEAT_WINDOW
 
 APP = "tests/apps/signal_app.py"
 

@@ -9,7 +9,7 @@ import threading
 
 from tests._services import WAIT
 from tests._subprocess import App
-from threadhost._console_lifetime import REPEAT_WINDOW
+from threadhost._process.console_lifetime import REPEAT_WINDOW
 
 APP = "tests/apps/health_app.py"
 

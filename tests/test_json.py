@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import threadhost as th
-from threadhost._json import fold_key, parse_settings
+from threadhost._config.json_source import fold_key, parse_settings
 
 
 def load(tmp_path: Path, raw: bytes) -> th.Configuration:
@@ -122,7 +122,7 @@ def test_keys_fold_as_ordinal_ignore_case() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_give_a_configuration_or_a_configuration_error(raw: bytes) -> None:
-    from threadhost._configuration import _Source
+    from threadhost._config.configuration import _Source
 
     source = _Source("f.json", path="f.json")
     try:

@@ -9,7 +9,7 @@ import pytest
 
 import threadhost as th
 from tests._leases import InMemoryLease, LeaseTable
-from threadhost._lease import bind_leases, set_current_lease
+from threadhost._leases.lease import bind_leases, set_current_lease
 
 
 def test_lease_info_is_a_frozen_value() -> None:

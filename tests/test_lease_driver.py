@@ -10,7 +10,7 @@ import pytest
 import threadhost as th
 from tests._leases import InMemoryLease, LeaseTable
 from tests._services import WAIT, Recorder
-from threadhost._lease_driver import LeaseState, drive_lease
+from threadhost._leases.driver import LeaseState, drive_lease
 from threadhost.testing import FakeClock
 
 

@@ -148,7 +148,7 @@ def test_hosts_one_after_another_do_not_affect_each_other(
     assert root.level == logging.INFO and console_handlers() == []
     second.stop()
     third = make_builder().build()
-    assert isinstance(console_handlers()[0].formatter, th._logging.SimpleFormatter)
+    assert isinstance(console_handlers()[0].formatter, th._logging.console.SimpleFormatter)
     third.stop()
     assert root.level == logging.WARNING and console_handlers() == []
 

@@ -9,8 +9,8 @@ import pytest
 import threadhost as th
 from tests._probe import Probe, Waits, endpoint_host
 from tests._services import make_builder, stop_within
-from threadhost._health import HealthMonitor
-from threadhost._metrics import metrics_renderer
+from threadhost._ops.health import HealthMonitor
+from threadhost._ops.metrics import metrics_renderer
 from threadhost.testing import FakeClock
 
 

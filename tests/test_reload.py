@@ -10,7 +10,7 @@ import pytest
 
 import threadhost as th
 from tests._services import make_builder
-from threadhost._reload import POLL_INTERVAL
+from threadhost._building.reload import POLL_INTERVAL
 from threadhost.testing import FakeClock, run_host
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tests._services import WAIT
 from tests._subprocess import ROOT, App
-from threadhost._console_lifetime import REPEAT_WINDOW
+from threadhost._process.console_lifetime import REPEAT_WINDOW
 
 LOOP = "tests/apps/signal_loop_app.py"
 APP = "tests/apps/signal_app.py"

@@ -5,37 +5,54 @@ thread with a stopping token, an application lifetime driven by signals, layered
 configuration, logging, dependency injection and a clock that tests can fake.
 """
 
+# Layout (each box imports only from the boxes below it; tests/test_layout.py checks):
+#
+#   _cli          python -m threadhost, the demo, the scaffold
+#   _building     builder, Host facade, service collection, autowire, scopes, reload
+#   _services  _leases  _ops  _process  _config  _logging
+#                 ready-made services, leased singletons, health/endpoint/metrics,
+#                 console lifetime/signals/systemd, configuration, logging setup
+#   _hosting      the kernel: contracts, states, plans, start, stop, budget, slots,
+#                 lifetime, supervision, options, report
+#   _time         clock, cancellation, clock-aware Event/Queue
+#   leaves        _errors, _log_messages, _version
+
 from __future__ import annotations
 
-from ._background_service import BackgroundService
-from ._builder import HostApplicationBuilder
-from ._cancellation import CancellationToken, CancellationTokenSource, Registration
-from ._clock import Clock, SystemClock
-from ._configuration import Configuration
-from ._console_lifetime import ConsoleLifetime
-from ._environment import HostEnvironment
-from ._errors import ConfigurationError, HostStartupError, OperationCanceledError, QueueFullError
-from ._health import HealthReport, HealthStatus, ServiceHealth
-from ._host import Host
-from ._hosted_service import HostedLifecycleService, HostedService
-from ._lease import Lease, LeaseInfo, current_lease
-from ._lifetime import HostApplicationLifetime, HostLifetime, NullLifetime
-from ._logging import LoggingBuilder
-from ._options import (
+from threadhost._building.builder import HostApplicationBuilder
+from threadhost._building.collection import ServiceCollection
+from threadhost._building.host import Host
+from threadhost._config.configuration import Configuration
+from threadhost._errors import (
+    ConfigurationError,
+    HostStartupError,
+    OperationCanceledError,
+    QueueFullError,
+)
+from threadhost._hosting.background_service import BackgroundService
+from threadhost._hosting.environment import HostEnvironment
+from threadhost._hosting.hosted_service import HostedLifecycleService, HostedService
+from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime, NullLifetime
+from threadhost._hosting.options import (
     BackgroundServiceExceptionBehavior,
     ConsoleLifetimeOptions,
     HostOptions,
     Options,
     OptionsMonitor,
 )
-from ._periodic import PeriodicBackgroundService
-from ._report import ServiceError, ShutdownReport, Straggler, UnfinishedWork
-from ._restart import RestartMode, RestartPolicy
-from ._services import ServiceCollection
-from ._states import ServiceState
-from ._sync import Event, Queue
-from ._task_queue import BackgroundTaskQueue, QueuedHostedService
-from ._version import __version__ as __version__
+from threadhost._hosting.report import ServiceError, ShutdownReport, Straggler, UnfinishedWork
+from threadhost._hosting.restart import RestartMode, RestartPolicy
+from threadhost._hosting.states import ServiceState
+from threadhost._leases.lease import Lease, LeaseInfo, current_lease
+from threadhost._logging.console import LoggingBuilder
+from threadhost._ops.health import HealthReport, HealthStatus, ServiceHealth
+from threadhost._process.console_lifetime import ConsoleLifetime
+from threadhost._services.periodic import PeriodicBackgroundService
+from threadhost._services.task_queue import BackgroundTaskQueue, QueuedHostedService
+from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, Registration
+from threadhost._time.clock import Clock, SystemClock
+from threadhost._time.sync import Event, Queue
+from threadhost._version import __version__ as __version__
 
 __all__ = [
     "BackgroundService",

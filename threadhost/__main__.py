@@ -1,5 +1,5 @@
-"""``python -m threadhost``: the command line (see ``threadhost._cli``)."""
+"""``python -m threadhost``: the command line (see ``threadhost._cli.main``)."""
 
-from threadhost._cli import main
+from threadhost._cli.main import main
 
 raise SystemExit(main())

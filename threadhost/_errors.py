@@ -20,8 +20,8 @@ import queue
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._cancellation import CancellationToken
-    from ._report import ShutdownReport
+    from threadhost._hosting.report import ShutdownReport
+    from threadhost._time.cancellation import CancellationToken
 
 
 class OperationCanceledError(Exception):

@@ -17,8 +17,8 @@ import threadhost as th
 from tests._services import WAIT
 from tests._subprocess import ROOT
 from tests.contrib._pg_server import PostgresServer, free_port, poll_until
-from threadhost._clock import SYSTEM_CLOCK
-from threadhost._lease_driver import drive_lease
+from threadhost._leases.driver import drive_lease
+from threadhost._time.clock import SYSTEM_CLOCK
 from threadhost.contrib.postgres import PostgresLease
 
 Db = psycopg.Connection[tuple[object, ...]]

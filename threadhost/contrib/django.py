@@ -41,9 +41,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections as _close_old_connections
 from django.db import connections
 
-from threadhost._builder import HostApplicationBuilder
+from threadhost._building.builder import HostApplicationBuilder
+from threadhost._building.host import Host
 from threadhost._errors import ConfigurationError
-from threadhost._host import Host
 
 __all__ = ["HostCommand", "close_old_connections"]
 

@@ -60,7 +60,7 @@ from typing import Any, final
 
 from threadhost import _log_messages as log
 from threadhost._errors import ConfigurationError
-from threadhost._lease import Lease, LeaseInfo
+from threadhost._leases.lease import Lease, LeaseInfo
 
 try:
     import psycopg

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, final
 
-from threadhost._cancellation import Latch
+from threadhost._time.cancellation import Latch
 
 if TYPE_CHECKING:
     from ._stepping import Stepper

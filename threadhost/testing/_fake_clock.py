@@ -26,15 +26,15 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, final
 
-from threadhost._cancellation import Registration
-from threadhost._clock import NEVER, Clock, TimerHandle, no_timeout
-from threadhost._report import capture_stack
+from threadhost._hosting.report import capture_stack
+from threadhost._time.cancellation import Registration
+from threadhost._time.clock import NEVER, Clock, TimerHandle, no_timeout
 
 from ._entries import Callback, Waiter
 from ._stepping import Stepper
 
 if TYPE_CHECKING:
-    from threadhost._cancellation import CancellationToken
+    from threadhost._time.cancellation import CancellationToken
 
 DEFAULT_START = datetime(2000, 1, 1, tzinfo=UTC)
 

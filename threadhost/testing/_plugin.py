@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import pytest
 
-from threadhost._builder import HostApplicationBuilder
-from threadhost._clock import Clock
-from threadhost._lifetime import HostLifetime, NullLifetime
+from threadhost._building.builder import HostApplicationBuilder
+from threadhost._hosting.lifetime import HostLifetime, NullLifetime
+from threadhost._time.clock import Clock
 
 from ._fake_clock import FakeClock
 

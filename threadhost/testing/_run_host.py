@@ -18,11 +18,11 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
-from threadhost._builder import HostApplicationBuilder
-from threadhost._clock import Clock
-from threadhost._host import Host
-from threadhost._report import ShutdownReport, capture_stack
-from threadhost._threads import start_thread
+from threadhost._building.builder import HostApplicationBuilder
+from threadhost._building.host import Host
+from threadhost._hosting.report import ShutdownReport, capture_stack
+from threadhost._time.clock import Clock
+from threadhost._time.threads import start_thread
 
 from ._fake_clock import FakeClock
 

@@ -59,8 +59,8 @@ from collections.abc import Callable
 from typing import cast
 
 from threadhost import _log_messages as log
-from threadhost._report import capture_stack
-from threadhost._threads import start_thread
+from threadhost._hosting.report import capture_stack
+from threadhost._time.threads import start_thread
 
 from ._engine_lock import EngineLock
 from ._entries import Callback, FakeClockStallError, Waiter

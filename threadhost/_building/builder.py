@@ -1,0 +1,281 @@
+"""``HostApplicationBuilder``: configuration, environment, logging, services; then ``build()``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+from collections.abc import Sequence
+from typing import Any, final
+
+import injector
+
+from threadhost._building.autowire import Autowired, missing_dependency
+from threadhost._building.collection import ServiceCollection
+from threadhost._building.health_config import parse_host, parse_port, register_endpoint
+from threadhost._building.host import Host
+from threadhost._config.configuration import Configuration
+from threadhost._errors import ConfigurationError
+from threadhost._hosting.environment import DEVELOPMENT, PRODUCTION, HostEnvironment
+from threadhost._hosting.hosted_service import HostedServiceFactory
+from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime
+from threadhost._hosting.options import (
+    ConsoleLifetimeOptions,
+    HostOptions,
+    OptionsMonitor,
+    _seconds,
+)
+from threadhost._hosting.registry import ThreadExitHook
+from threadhost._leases.lease import bind_leases
+from threadhost._logging.console import LoggingBuilder
+from threadhost._ops.health import HealthMonitor
+from threadhost._process.console_lifetime import ConsoleLifetime
+from threadhost._process.systemd import (
+    SystemdNotifier,
+    SystemdWatchdog,
+    _SystemdLifecycle,
+    watchdog_interval,
+)
+from threadhost._time.clock import SYSTEM_CLOCK, Clock
+
+HOST_PREFIX = "THREADHOST_"
+
+
+def _application_name() -> str:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name:
+        return str(spec.name).removesuffix(".__main__")
+    path = getattr(main, "__file__", None)
+    return os.path.splitext(os.path.basename(path))[0] if path else "python"
+
+
+@final
+class HostApplicationBuilder:
+    """Collects configuration, environment, logging and services; ``build()`` makes the Host.
+
+    Created by ``Host.create_application_builder(args)``, which loads the default sources at
+    once (so ``configuration`` can be read before ``build()``), later wins:
+
+    1. host settings: ``THREADHOST_``-prefixed environment variables, then ``args``
+       (``environment``, ``applicationName``, ``contentRoot``, ``shutdownTimeoutSeconds``);
+    2. ``appsettings.json`` and ``appsettings.<Environment>.json`` in the content root
+       (optional);
+    3. all environment variables (``__`` stands for ``:``);
+    4. ``args`` as command-line configuration.
+
+    Builder thread only, not thread-safe. ``build()`` works once.
+    """
+
+    def __init__(self, args: Sequence[str] | None = None) -> None:
+        args = list(args or ())
+        host_settings = Configuration()
+        host_settings.add_environment_variables(HOST_PREFIX).add_command_line(args)
+        self._setup(host_settings)
+        root = self.environment.content_root_path
+        # The host settings' own sources come first; the command line comes again last.
+        host_environment, command_line = host_settings._sources
+        (self.configuration
+         ._add(host_environment)
+         ._add(command_line)
+         .add_json_file(os.path.join(root, "appsettings.json"), optional=True)
+         .add_json_file(os.path.join(
+             root, f"appsettings.{self.environment.environment_name}.json"), optional=True)
+         .add_environment_variables()
+         ._add(command_line))
+
+    @classmethod
+    def _empty(cls, environment_name: str, content_root_path: str | None = None
+               ) -> HostApplicationBuilder:
+        """A builder with no configuration source at all (no appsettings*.json, no
+        environment variable, no command line): the pytest ``host_builder`` fixture."""
+        builder = cls.__new__(cls)
+        host_settings = Configuration().add_in_memory(
+            {"environment": environment_name, "applicationName": "tests",
+             "contentRoot": content_root_path or os.getcwd()}, name="host settings")
+        builder._setup(host_settings)
+        return builder
+
+    def _setup(self, host_settings: Configuration) -> None:
+        def setting(key: str) -> str | None:
+            # A bad command line is the configuration's error too: build() raises it.
+            try:
+                return host_settings.get(key)
+            except ConfigurationError:
+                return None
+
+        self.environment = HostEnvironment(
+            environment_name=setting("environment") or PRODUCTION,
+            application_name=setting("applicationName") or _application_name(),
+            content_root_path=setting("contentRoot") or os.getcwd(),
+        )
+        self.configuration = Configuration().set_base_path(
+            self.environment.content_root_path)
+        self.services = ServiceCollection()
+        self.logging = LoggingBuilder(self.configuration)
+        self._thread_exit_hooks: list[ThreadExitHook] = []
+        self._health_endpoint: tuple[str, int] | None = None  # use_health_endpoint's
+        self._built = False
+        # Lowest first: the host setting, the HostOptions section, then code.
+        self.services.configure(HostOptions)
+        self.services._options[HostOptions].append(self._host_setting_timeout)
+        self.services.configure(HostOptions, section="HostOptions")
+        self.services.configure(ConsoleLifetimeOptions, section="ConsoleLifetime")
+
+    def _host_setting_timeout(self, config: Configuration, value: HostOptions | None
+                              ) -> HostOptions:
+        value = value or HostOptions()
+        raw = config.get("shutdownTimeoutSeconds")
+        if raw is None:
+            return value
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = float("nan")
+        problem = _seconds(seconds)
+        if problem:
+            raise ConfigurationError(
+                f"shutdownTimeoutSeconds={raw!r} is invalid: {problem} (set in "
+                f"{config.origin('shutdownTimeoutSeconds')})")
+        value.shutdown_timeout = seconds
+        return value
+
+    def use_systemd(self) -> HostApplicationBuilder:
+        """Integrate with systemd when run as a ``Type=notify`` service; else change nothing.
+
+        With ``NOTIFY_SOCKET`` set: ``READY=1`` once started, ``STOPPING=1`` when the stop
+        begins, ``WATCHDOG=1`` every half ``WATCHDOG_USEC`` while healthy, and ``STATUS=``
+        lines. With ``JOURNAL_STREAM`` naming the device and inode of this process's stderr
+        (so not when stderr was redirected elsewhere): the ``systemd`` console log format. Reads the
+        environment now; call it on the builder thread. Returns the builder.
+        """
+        environ = os.environ
+        if _stderr_is_journal(environ.get("JOURNAL_STREAM", "")):
+            self.logging.add_console(formatter="systemd")
+        address = environ.get("NOTIFY_SOCKET")
+        if not address:
+            return self
+        notifier = SystemdNotifier(address)
+        self.services.add_instance(SystemdNotifier, notifier)
+        self.services.add_hosted_service(_SystemdLifecycle)
+        interval = watchdog_interval(environ)
+        if interval is not None:
+            def watchdog(lifetime: HostApplicationLifetime, health: HealthMonitor
+                         ) -> SystemdWatchdog:
+                return SystemdWatchdog(notifier, lifetime, interval, health)
+            self.services.add_hosted_service(watchdog)
+        return self
+
+    def use_health_endpoint(self, port: int = 8080, host: str = "127.0.0.1"
+                            ) -> HostApplicationBuilder:
+        """Serve ``/healthz``, ``/readyz``, ``/health`` (and ``/metrics`` with the ``metrics``
+        extra) over HTTP on ``host:port``, from before the services start until after they
+        stopped (SPEC §10).
+
+        ``port=0`` picks a free port (``Host.health_endpoint_address`` tells which). The
+        configuration keys ``Health:Port`` and ``Health:Host`` win over these arguments (and
+        ``Health:Port`` alone turns the endpoint on). Builder thread. Raises ValueError for a
+        port outside 0-65535 or an empty host; a port in use fails ``Host.start()`` with
+        ``HostStartupError`` naming the address. Returns the builder.
+        """
+        self._health_endpoint = (parse_host(host, "use_health_endpoint(host)"),
+                                 parse_port(port, "use_health_endpoint(port)"))
+        return self
+
+    def add_thread_exit_hook(self, hook: ThreadExitHook) -> HostApplicationBuilder:
+        """Run ``hook()`` on every BackgroundService thread as it ends (after ``execute``).
+
+        For per-thread resources such as database connections; an exception is logged.
+        """
+        self._thread_exit_hooks.append(hook)
+        return self
+
+    def build(self) -> Host:
+        """Build the host: check the configuration, make the injector, set up logging.
+
+        Order: the configuration sources; every options value; the injector; in
+        ``Development``, every hosted service's dependencies (constructing nothing, as .NET's
+        ValidateOnBuild); then logging (undone when the host stops). Raises
+        ConfigurationError for a source that failed to load (a malformed JSON file, with
+        file, line and column) or an options value that does not convert or is invalid
+        (naming the key, the value and its source), TypeError naming a hosted service and
+        the dependency it lacks (Development only; elsewhere ``start()`` fails before any
+        service starts), and RuntimeError on a second call after a successful one. A call
+        that raised leaves the builder usable: fix the cause and call it again.
+        """
+        if self._built:
+            raise RuntimeError("build() can only be called once: this builder already built "
+                               "a host; create a new builder for another host.")
+        self.configuration.check()
+        config, environment, services = self.configuration, self.environment, self.services
+        options = services._build_options(config)
+        bind_leases((r.service_name, r.singleton) for r in services._hosted
+                    if r.singleton is not None)
+        register_endpoint(services, config, self._health_endpoint)
+        monitors: dict[type, OptionsMonitor[Any]] = {
+            t: OptionsMonitor(v) for t, v in options.items()}
+
+        def configure(binder: injector.Binder) -> None:
+            binder.bind(Configuration, to=injector.InstanceProvider(config))
+            binder.bind(HostEnvironment, to=injector.InstanceProvider(environment))
+            binder.bind(Clock, to=injector.InstanceProvider(SYSTEM_CLOCK))  # type: ignore[type-abstract]
+            binder.bind(HostApplicationLifetime, to=injector.CallableProvider(
+                lambda: HostApplicationLifetime(inj.get(Clock))),  # type: ignore[type-abstract]
+                scope=injector.singleton)
+            binder.bind(HostLifetime, to=Autowired(ConsoleLifetime),  # type: ignore[type-abstract]
+                        scope=injector.singleton)
+            for options_type in (HostOptions, ConsoleLifetimeOptions):
+                binder.bind(options_type, to=injector.InstanceProvider(options[options_type]))
+            services._install(binder, options, monitors)
+
+        inj = injector.Injector([configure], auto_bind=True)
+        if environment.is_environment(DEVELOPMENT):
+            self._validate(inj)
+        hosted: list[HostedServiceFactory] = list(services._hosted)
+        applied = self.logging.apply()
+        if config._watched():
+            from threadhost._building.reload import (  # noqa: PLC0415  (lazy: only watched files need it)
+                ConfigurationWatcher,
+                Reloader,
+            )
+            watcher = ConfigurationWatcher(Reloader(
+                config, lambda t: services._options_value(t, config), monitors, applied))
+            hosted.insert(0, lambda _: watcher)
+        try:
+            host = Host(inj, hosted, self._thread_exit_hooks)
+        except BaseException:
+            applied.undo()
+            raise
+        # As .NET registers IHost: a service may take `host: Host` (e.g. for create_scope()).
+        inj.binder.bind(Host, to=injector.InstanceProvider(host))
+        # threadhost's own quick hook (not a user callback): it runs when the stop is over, or
+        # when a host that never started is closed.
+        inj.get(HostApplicationLifetime)._when_stopped.append(applied.undo)
+        weakref.finalize(host, applied.undo)
+        self._built = True
+        return host
+
+    def _validate(self, inj: injector.Injector) -> None:
+        """TypeError naming the first hosted service that cannot be constructed, and why."""
+        for registration in self.services._hosted:
+            if registration.target is None:
+                continue
+            problem = missing_dependency(inj, registration.target)
+            if problem is not None:
+                raise TypeError(
+                    f"Hosted service {registration.service_name!r} cannot be constructed: "
+                    f"{problem} (checked at build() because the environment is {DEVELOPMENT})")
+
+    def __repr__(self) -> str:
+        return f"<HostApplicationBuilder {self.environment.environment_name}>"
+
+
+def _stderr_is_journal(journal_stream: str) -> bool:
+    """True if ``JOURNAL_STREAM`` (``DEVICE:INODE``) is this process's stderr, as systemd's
+    documentation asks: a child whose stderr was redirected inherits the variable."""
+    device, _, inode = journal_stream.partition(":")
+    try:
+        stat = os.fstat(sys.stderr.fileno())
+        return (stat.st_dev, stat.st_ino) == (int(device), int(inode))
+    except (AttributeError, OSError, ValueError):
+        return False

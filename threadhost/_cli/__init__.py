@@ -1,0 +1,1 @@
+"""The command line (``python -m threadhost``), the demo application and the scaffold."""

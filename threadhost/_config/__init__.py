@@ -1,0 +1,1 @@
+"""Layered configuration: sources, the command line, JSON settings, binding to dataclasses."""

@@ -1,0 +1,419 @@
+"""``HostCore``: the machinery behind the ``Host`` facade.
+
+It holds the host's one lifecycle state (``HostState``, moved only through
+``HOST_TRANSITIONS``, under one lock), the registry of service slots, and the control thread
+``threadhost:host``, which takes stop requests off the lifetime's queue and carries out the stop
+(``_stopping``). Start runs on the thread calling ``Host.start()``.
+
+Threads and who does what:
+
+* the starting thread runs ``START_PLAN`` and, between calls, asks whether a stop has begun;
+  when it is done (or has given up) it cancels ``start_yielded``;
+* the control thread waits for the first lock-free stop request (``stop_application()``, a
+  signal, a crash); if it moves the state to STOPPING it cancels the start token if a start is
+  under way, waits (under the deadline) for the start to yield, takes the list of started
+  services, runs ``STOP_PLAN``, and publishes the report in the same step as the move to
+  STOPPED;
+* a caller of ``Host.stop()`` that moves the state to STOPPING carries out the same stop on
+  its own thread (then wakes the control thread, which ends); a later caller waits for the
+  report: every caller gets the same one. A caller that is itself a service thread is detached
+  from its slot first, so the stop does not wait for it.
+
+Whoever carries out the stop is a clock participant from the moment it is requested until the
+report is published, so a ``FakeClock`` under autojump never moves time while the host stops.
+
+Rejected: handing every stop to the control thread (two thread switches on every stop, and the
+caller of ``Host.stop()`` idle meanwhile); carrying out a lock-free request on the requesting
+thread (a signal handler, a crashing service: neither may block for a whole stop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import threading
+from collections.abc import Iterator, Sequence
+
+import injector
+
+from threadhost import _log_messages as log
+from threadhost._errors import HostStartupError
+from threadhost._hosting.deadline import Deadline
+from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime, StopRequest
+from threadhost._hosting.options import HostOptions
+from threadhost._hosting.plan import Call, current_call
+from threadhost._hosting.registry import ServiceSlot, ThreadExitHook, ThreadRegistry
+from threadhost._hosting.report import ServiceError, ShutdownReport, Straggler, capture_stack
+from threadhost._hosting.starting import ABORTED, StartFailure, run_start
+from threadhost._hosting.states import (
+    HOST_TRANSITIONS,
+    Do,
+    HostEvent,
+    HostState,
+    Next,
+    ServiceState,
+)
+from threadhost._hosting.stopping import Account, Entry, carry_out, report, stop_groups
+from threadhost._hosting.supervisor import Supervisor
+from threadhost._leases.leased import LeasedService
+from threadhost._time.cancellation import CancellationTokenSource
+from threadhost._time.clock import Clock
+
+
+class HostCore:
+    """See the module notes. Internal: ``Host`` is the public face."""
+
+    def __init__(self, services: injector.Injector, factories: Sequence[object],
+                 exit_hooks: Sequence[ThreadExitHook] = ()) -> None:
+        self.injector = services
+        self.factories = tuple(factories)
+        self.clock: Clock = services.get(Clock)  # type: ignore[type-abstract]
+        self.options = services.get(HostOptions)
+        self.app = services.get(HostApplicationLifetime)
+        self._lock = threading.Lock()
+        self._state = HostState.CREATED  # guarded by _lock
+        self.report: ShutdownReport | None = None  # written with STOPPED, under _lock
+        self._published = CancellationTokenSource(self.clock)  # cancelled after publishing
+        self._stop_begun = CancellationTokenSource(self.clock)
+        self.supervisor = Supervisor(self.clock, self.options, self.app, self._stop_begun.token,
+                                     self._record_crash)
+        self.registry = ThreadRegistry(self.clock, exit_hooks, self.supervisor.on_run_end,
+                                       self._stop_begun.token)
+        self._started: list[Entry] = []  # guarded by _lock: services whose start returned
+        self._taken = False  # written under _lock: the stop has taken the list of started ones
+        self._taken_list: list[Entry] = []  # guarded by _lock: the list it took
+        self._errors: list[ServiceError] = []  # guarded by _lock: start failures, crashes
+        self._start_token: CancellationTokenSource | None = None
+        self._start_yielded = CancellationTokenSource(self.clock)
+        self._start_calls: list[Call] = []  # the start phase under way: the calls begun and
+        # not done are the ones being made now
+        self._control: threading.Thread | None = None
+        self._busy = threading.Lock()  # acquired once, without blocking: see _wake_control
+        self._inside = threading.local()  # .depth: Host calls under way on this thread
+        self.lifetime: HostLifetime | None = None
+        self._leased: dict[str, LeasedService] = {}  # written by the starting thread only
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> HostState:
+        return self._state
+
+    def _move(self, event: HostEvent) -> Next:
+        """Apply ``event`` to the state (caller holds ``_lock``); what to do next."""
+        step = HOST_TRANSITIONS.get((self._state, event))
+        assert step is not None, f"no transition for {event} in {self._state}"
+        self._state = step.state
+        return step
+
+    @contextlib.contextmanager
+    def inside(self) -> Iterator[None]:
+        """Mark the calling thread as inside start/stop/close (so a re-entrant stop from a
+        signal handler on it is refused instead of deadlocking)."""
+        self._inside.depth = getattr(self._inside, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._inside.depth -= 1
+
+    def refuse_reentrant_stop(self) -> None:
+        """Raise RuntimeError if ``Host.stop()`` on this thread would wait for itself."""
+        call = current_call()
+        if call is not None and call.stopping:
+            raise RuntimeError(
+                f"Host.stop() was called from {call.name}.{call.phase}, inside the host's own "
+                "stop, and would wait for itself; call "
+                "HostApplicationLifetime.stop_application() there.")
+        if getattr(self._inside, "depth", 0):
+            raise RuntimeError(
+                "Host.stop() was called on a thread that is inside Host.start(), stop() or "
+                "close() (from a signal handler, or a start hook), and would wait for itself; "
+                "call HostApplicationLifetime.stop_application() there.")
+
+    # -- start -----------------------------------------------------------------------------
+
+    def start(self, timeout: float | None) -> None:
+        with self._lock:
+            begin = self._move(HostEvent.START)
+        if begin.do is Do.REFUSE:
+            raise RuntimeError(begin.message)
+        if begin.do is Do.SKIP:
+            log.start_aborted("the host was stopped before it started")
+            return
+        log.starting()
+        self._control = threading.Thread(target=self._control_main, name="threadhost:host",
+                                         daemon=True)
+        self.app._on_request = self._wake_control
+        self._control.start()
+        if self.app.stop_requested:
+            self._wake_control()
+        limits = [t for t in (timeout, self.options.startup_timeout) if t is not None]
+        limit = min(limits) if limits else None
+        self._start_token = CancellationTokenSource(self.clock)
+        if limit is not None and not math.isinf(limit) and limit <= threading.TIMEOUT_MAX:
+            self._start_token.cancel_after(limit)
+        me = threading.current_thread()
+        self.clock.register_participant(me)
+        step: Next | None = None
+        try:
+            outcome = run_start(self, self._start_token.token, limit)
+            failure = outcome if isinstance(outcome, StartFailure) else None
+            if outcome is ABORTED:
+                log.start_aborted("a stop was requested")
+            elif failure is not None:
+                # Recorded before the start yields, so the stop that follows reports them.
+                with self._lock:
+                    self._errors.extend(ServiceError(c.name, c.error, c.phase)
+                                        for c in failure.calls if c.error is not None)
+                    step = self._move(HostEvent.START_FAILED)
+            else:
+                with self._lock:
+                    step = self._move(HostEvent.STARTED)
+                if step.do is Do.FIRE_STARTED:
+                    self.app._fire_started()
+                    log.started()
+                else:
+                    log.start_aborted("a stop was requested")
+        finally:
+            self._start_calls = []
+            self._start_yielded.cancel()
+            self.clock.unregister_participant(me)
+        if failure is not None:
+            assert step is not None
+            self._fail_start(failure, request=step.do is Do.REQUEST_STOP)
+
+    def launch_leased(self, entry: Entry) -> None:
+        """The start-plan call of a leased service: launch its lease thread (see _leased)."""
+        assert entry.slot.singleton is not None
+        leased = LeasedService(entry, entry.slot.singleton, self.clock,
+                               self.options.shutdown_timeout, self._record_stop_error)
+        self._leased[entry.name] = leased
+        leased.launch()
+
+    def _record_stop_error(self, name: str, error: BaseException, phase: str) -> None:
+        with self._lock:
+            self._errors.append(ServiceError(name, error, phase))
+
+    def record_started(self, entries: Sequence[Entry]) -> None:
+        """The start of ``entries`` returned: the stop will stop them (or, if the stop already
+        took its list, stop them here, at once).
+
+        Lock-free in the common case (called between every two thread starts): the stop sets
+        ``_taken`` before it copies ``_started``, so entries added while ``_taken`` still
+        reads False afterwards are in its copy. Only if it reads True does the lock settle
+        which ones the copy holds. (``list.extend`` of a tuple or list, and the copy, are
+        single steps under the GIL.)
+        """
+        if not self._taken:
+            self._started.extend(entries)
+            if not self._taken:
+                return
+        with self._lock:
+            taken = {id(e) for e in self._taken_list}
+        for entry in entries:
+            if id(entry) in taken:
+                continue
+            # The stop already took its list (its deadline passed while this start ran):
+            # stop the service here, at once, and keep its errors in the log.
+            log.late_start(entry.name)
+            with CancellationTokenSource(self.clock) as cancelled:
+                cancelled.cancel()
+                call = Call(entry.name, "stop", functools.partial(
+                    entry.service.stop, cancelled.token))
+                call.run(self.clock)
+            if call.error is not None:
+                log.service_stop_failed(entry.name, "stop", call.error)
+
+    def _fail_start(self, failure: StartFailure, *, request: bool) -> None:
+        names = failure.names
+        first = failure.calls[0]
+        assert first.error is not None
+        for call in failure.calls:
+            assert call.error is not None
+            if not isinstance(call.error, TimeoutError):
+                log.service_start_failed(call.name, call.phase, call.error)
+        where = (f"service {names[0]!r}" if len(names) == 1
+                 else "services " + ", ".join(repr(n) for n in names))
+        if request:
+            self.app.request_stop(f"{where} failed to start: {first.error!r}")
+        stopped = self.wait_report()
+        errors = [c.error for c in failure.calls if c.error is not None]
+        cause: BaseException = errors[0] if len(errors) == 1 else BaseExceptionGroup(
+            f"{len(errors)} services failed to start", errors)
+        raise HostStartupError(
+            f"{where[0].upper()}{where[1:]} failed in {first.phase}: {first.error}",
+            service=names[0] if names[0] not in ("startup", "lifetime") else None,
+            report=stopped) from cause
+
+    # -- crashes ---------------------------------------------------------------------------
+
+    def _record_crash(self, slot: ServiceSlot, error: BaseException) -> None:
+        with self._lock:
+            self._errors.append(ServiceError(slot.name, error, "execute"))
+
+    # -- stop ------------------------------------------------------------------------------
+
+    def request_stop(self, reason: str, timeout: float | None) -> ShutdownReport:
+        """Stop the host and wait for the report (any thread but a re-entrant one).
+
+        The first to move the state to STOPPING carries out the stop on its own thread (no
+        hand-over: a stop is two thread switches cheaper); a later caller waits for that
+        stop's report. A caller that is a service thread is detached from its slot first.
+        """
+        me = threading.current_thread()
+        with self._lock:
+            was_starting = self._state is HostState.STARTING
+            step = self._move(HostEvent.STOP)
+        if step.do is Do.STOP_UNSTARTED:
+            self._publish_unstarted(reason)
+        elif step.do is Do.BEGIN_STOP:
+            self.registry.detach_current()
+            self.app._requested = True  # readiness ends now, as for any request
+            self.clock.register_participant(me)
+            try:
+                self._publish(self._perform_stop(StopRequest(reason, timeout), was_starting))
+            finally:
+                self.clock.unregister_participant(me)
+            self.app._requests.put(_WAKE)  # the control thread finds the stop done, and ends
+        elif self.report is None:
+            self.registry.detach_current()
+        return self.wait_report()
+
+    def close_unstarted(self) -> bool:
+        """Close a host that never started (publishing an empty report); False if it did."""
+        with self._lock:
+            if self._state is not HostState.CREATED:
+                return False
+            self._move(HostEvent.CLOSE)
+        self._publish_unstarted("Host.close() called")
+        return True
+
+    def closed(self) -> None:
+        with self._lock:
+            if self._state in (HostState.STOPPED, HostState.CANCELLED, HostState.CLOSED):
+                self._move(HostEvent.CLOSE)
+
+    def _publish_unstarted(self, reason: str) -> None:
+        first = self._first_request()
+        reason = first.reason if first is not None else reason
+        self.app._stop_reason = reason
+        log.stopping(reason)
+        self._stop_begun.cancel()
+        self.report = ShutdownReport(reason=reason)
+        self.app._run_when_stopped()
+        self._published.cancel()
+
+    def _first_request(self) -> StopRequest | None:
+        try:
+            return self.app._requests.get_nowait()
+        except Exception:
+            return None
+
+    def wait_report(self) -> ShutdownReport:
+        self._published.token.wait()
+        assert self.report is not None
+        return self.report
+
+    def wait_stop_begun(self, timeout: float | None) -> bool:
+        return self._stop_begun.token.wait(timeout)
+
+    def _wake_control(self) -> None:
+        # Whoever requests first makes the control thread a clock participant until it has
+        # published (so autojump cannot move time in between). Non-blocking: signal-safe.
+        control = self._control
+        if control is not None and self._busy.acquire(blocking=False):
+            self.clock.register_participant(control)
+
+    def _control_main(self) -> None:
+        request = self.app._requests.get()
+        try:
+            with self._lock:
+                was_starting = self._state is HostState.STARTING
+                step = self._move(HostEvent.STOP)
+            if step.do is Do.BEGIN_STOP:
+                self._publish(self._perform_stop(request, was_starting))
+            # else JOIN_STOP: a Host.stop() caller carried out the stop; nothing is left to do
+        finally:
+            if self._busy.locked():
+                self.clock.unregister_participant(threading.current_thread())
+
+    def _publish(self, result: ShutdownReport) -> None:
+        with self._lock:
+            self._move(HostEvent.STOPPED)
+            self.report = result
+        self._published.cancel()
+
+    def _perform_stop(self, request: StopRequest, was_starting: bool) -> ShutdownReport:
+        clock = self.clock
+        began = clock.monotonic()
+        limit = self.options.shutdown_timeout
+        if request.timeout is not None:
+            limit = min(limit, request.timeout)
+        deadline = Deadline(clock, limit)
+        reason = request.reason
+        self.app._stop_reason = reason
+        log.stopping(reason)
+        self._stop_begun.cancel()
+        # Drain (SPEC §10): STOPPING=1 and "Application is shutting down..." at once (readiness
+        # went False when the stop was requested), then the services keep running for
+        # shutdown_delay inside this deadline; application_stopping fires after it.
+        self.app._run_when_stopping()
+        if not was_starting:  # never ready, nothing to drain
+            self._drain(deadline)
+        stragglers: list[Straggler] = []
+        if was_starting and self._start_token is not None:
+            self._start_token.cancel()
+        # Even once RUNNING, start() may still be running application_started callbacks.
+        if not self._start_yielded.is_cancellation_requested and not deadline.wait(
+                self._start_yielded.token):
+            for call in list(self._start_calls):
+                if call.begun and not call.done and call.thread is not None:
+                    stack = capture_stack(call.thread)
+                    log.straggler(call.name, call.phase, call.thread.name, limit, stack)
+                    stragglers.append(Straggler(call.name, stack, call.thread.name,
+                                                call.phase))
+        with self._lock:
+            self._taken = True  # before the copy: see record_started
+            entries = self._taken_list = list(self._started)
+            errors = list(self._errors)
+        for entry in entries:
+            entry.slot.move(ServiceState.STOPPING)
+        groups = stop_groups(entries, self.lifetime, self.app, deadline,
+                             concurrent=self.options.services_stop_concurrently,
+                             stop_instead={n: leased.stop for n, leased in self._leased.items()})
+        carry_out(entries, groups, deadline, clock)
+        self.app._run_when_stopped()
+        with self._lock:
+            errors += self._errors[len(errors):]  # crashes reported while stopping
+        result = report(Account(reason, began, errors, stragglers), entries, groups, deadline,
+                        clock)
+        for entry in entries:
+            entry.slot.move(ServiceState.STOPPED)
+            entry.slot.stop_duration = result.timings.get(entry.name)
+        log.stopped(result.elapsed, result.clean)
+        return result
+
+    def _drain(self, deadline: Deadline) -> None:
+        """Wait ``shutdown_delay`` on the host's clock (no longer than the deadline leaves:
+        a ``Host.stop(timeout)`` may be shorter). Control thread; the signal watcher stays
+        independent, so a second signal during the drain still ends the process."""
+        delay = self.options.shutdown_delay
+        if delay <= 0:
+            return
+        remaining = deadline.remaining()
+        if remaining is not None:
+            delay = min(delay, remaining)
+        log.draining(delay)
+        self.clock.wait(None, delay)
+
+    def join_control(self) -> None:
+        control = self._control
+        if control is not None and control is not threading.current_thread() and (
+                self.report is not None):
+            control.join()
+
+
+_WAKE = StopRequest("the stop is over")
+"""Put on the request queue by a caller that carried out the stop itself: the control thread
+takes it, finds the host stopping or stopped, and ends."""

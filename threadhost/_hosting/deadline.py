@@ -1,0 +1,198 @@
+"""``Deadline``: the one shutdown deadline of a stop, fired by the thread that waits on it.
+
+A stop has exactly one deadline, ``HostOptions.shutdown_timeout`` (or the caller's shorter
+``timeout``) after the stop began, measured on the host's clock. Every blocking step of the
+stop waits through ``Deadline.wait``, which waits for what it needs *or* the deadline; the
+first waiter to see the deadline pass fires it: the token handed to every stop hook is then
+cancelled. No timer thread is involved, so a timer cannot die, be starved, or run user
+callbacks outside the deadline.
+
+``math.inf``, or any value above ``threading.TIMEOUT_MAX``, means "no deadline": the waits
+have no timeout and the token is never cancelled by time.
+
+After the deadline the stop gets ``GRACE`` seconds of *real* time, all together, for what is
+left: hook calls not yet made (their token is already cancelled, so a well-behaved hook returns
+at once) and service threads that are ending right now (an idle worker woken by the
+cancellation). Only what still runs user code after the grace is a straggler.
+
+Firing runs the token's callbacks, which are user code (anything registered on a stop token):
+they run on a short-lived thread of their own, ``threadhost:deadline``, so a callback that
+blocks can never hold up the stop that fired it.
+
+Rejected: ``cancel_after`` on a shared timer thread (one thread for the process: an overflow or
+a stuck callback there disabled every deadline in the process); a fresh timer thread per stop
+(a thread start on every stop, for a deadline that rarely passes).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from typing import final
+
+from threadhost import _log_messages as log
+from threadhost._time.cancellation import (
+    CancellationToken,
+    CancellationTokenSource,
+    Latch,
+    wait_any,
+)
+from threadhost._time.clock import SYSTEM_CLOCK, Clock, SystemClock
+
+GRACE = 0.5
+"""Real seconds the stop gives, all together, to the calls left once the deadline has passed."""
+SETTLE = 0.25
+"""Real seconds service threads get at least, after the last call, to end once asked to (a
+well-behaved service stopped after a straggler used up the grace still gets them)."""
+
+
+def is_unbounded(seconds: float | None) -> bool:
+    """True when ``seconds`` means "no limit": None, ``inf``, or above ``TIMEOUT_MAX``."""
+    return seconds is None or math.isinf(seconds) or seconds > threading.TIMEOUT_MAX
+
+
+@final
+class Deadline:
+    """One deadline, ``seconds`` from now on ``clock``; ``token`` is cancelled when it fires.
+
+    Thread-safe: any thread may wait on it; the first to see it pass fires it (idempotent).
+    """
+
+    __slots__ = ("_clock", "_end", "_fired", "_grace_end", "_independent", "_lock",
+                 "_settle_end", "_source", "seconds")
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        self._clock = clock
+        self._independent = isinstance(clock, SystemClock)
+        self.seconds = seconds
+        self._end = None if is_unbounded(seconds) else clock.monotonic() + seconds
+        self._source = _DeadlineSource(clock, self)
+        self._lock = threading.Lock()
+        self._fired = False  # guarded by _lock
+        self._grace_end: float | None = None  # real time; guarded by _lock
+        self._settle_end: float | None = None  # real time; guarded by _lock
+
+    @property
+    def token(self) -> CancellationToken:
+        """Cancelled once the deadline has been fired (the token every stop hook receives)."""
+        return self._source.token
+
+    @property
+    def independent(self) -> bool:
+        """True on the system clock: each waiter's timeout ends at the deadline on its own, and
+        a wait may be on a ``Latch`` (``wait_latch``) with no token."""
+        return self._independent
+
+    @property
+    def bounded(self) -> bool:
+        """False for an infinite deadline."""
+        return self._end is not None
+
+    def remaining(self) -> float | None:
+        """Seconds left on the host's clock (0 once passed); None when unbounded."""
+        if self._end is None:
+            return None
+        return max(0.0, self._end - self._clock.monotonic())
+
+    @property
+    def passed(self) -> bool:
+        """True once the deadline has been fired."""
+        return self._fired
+
+    def wait(self, token: CancellationToken) -> bool:
+        """Block until ``token`` is cancelled (True) or the deadline passes (False; fired).
+
+        Once fired, returns ``token``'s state at once. Any thread; waits on the host's clock.
+        """
+        if self._fired:
+            return token.is_cancellation_requested
+        # On the system clock every waiter's timeout ends at the same real moment on its own.
+        # On another clock (a FakeClock) the wait is linked to our token, so that when another
+        # waiter fires the deadline this one ends at once too: time might not move again.
+        if self._independent:
+            if token.wait(self.remaining()):
+                return True
+        elif wait_any([token, self._source.token], self.remaining()) and (
+                token.is_cancellation_requested):
+            return True
+        self.fire()
+        return token.is_cancellation_requested
+
+    def wait_latch(self, latch: Latch, as_token: Callable[[], CancellationToken]) -> bool:
+        """``wait`` for a ``Latch`` (True once set): on the system clock on the latch itself,
+        which costs no token; on another clock through ``as_token()``, a token cancelled
+        when the latch is set."""
+        if self._fired:
+            return latch.is_set()
+        if not self._independent:
+            return self.wait(as_token())
+        if latch.wait(self.remaining()):
+            return True
+        self.fire()
+        return latch.is_set()
+
+    def fire(self) -> None:
+        """Mark the deadline passed, start the grace, and cancel ``token`` (its callbacks run
+        on ``threadhost:deadline``). Idempotent, thread-safe, never blocks."""
+        with self._lock:
+            if self._fired:
+                return
+            self._fired = True
+            self._grace_end = SYSTEM_CLOCK.monotonic() + GRACE
+        if not self._source.token._has_callbacks():
+            self._source.cancel()
+            return
+        threading.Thread(target=self._cancel_logging, name="threadhost:deadline",
+                         daemon=True).start()
+
+    def _cancel_logging(self) -> None:
+        try:
+            self._source.cancel()
+        except BaseExceptionGroup as group:
+            for exc in group.exceptions:
+                log.callback_failed("the shutdown deadline", exc)
+
+    def grace_left(self) -> float:
+        """Real seconds of grace left (the whole grace before the deadline passed)."""
+        with self._lock:
+            end = self._grace_end
+        if end is None:
+            return GRACE
+        return max(0.0, end - SYSTEM_CLOCK.monotonic())
+
+    def wait_within_grace(self, token: CancellationToken) -> bool:
+        """Wait (real time) for ``token`` for what is left of the grace; True if cancelled."""
+        return SYSTEM_CLOCK.wait(token, self.grace_left())
+
+    def settle(self, threads: list[threading.Thread]) -> list[threading.Thread]:
+        """Once the deadline has passed and every call is made or abandoned: join ``threads``
+        (real time) until the grace ends, but at least ``SETTLE`` seconds after the first such
+        wait; the threads still alive. Under a ``FakeClock`` it returns as soon as every one
+        left is blocked in a clock wait (see ``Clock.join_threads``). Stop never waits past
+        deadline + GRACE + SETTLE."""
+        now = SYSTEM_CLOCK.monotonic()
+        with self._lock:
+            if self._settle_end is None:
+                self._settle_end = max(now + SETTLE, self._grace_end or now)
+            end = self._settle_end
+        return self._clock.join_threads(threads, max(0.0, end - now))
+
+    def __repr__(self) -> str:
+        state = "passed" if self._fired else f"{self.remaining()}s left"
+        return f"<Deadline {self.seconds}s, {state}>"
+
+
+class _DeadlineSource(CancellationTokenSource):
+    """The source of a deadline's token, which knows its deadline (see ``deadline_of``)."""
+
+    def __init__(self, clock: Clock, deadline: Deadline) -> None:
+        super().__init__(clock)
+        self.deadline = deadline
+
+
+def deadline_of(token: CancellationToken) -> Deadline | None:
+    """The ``Deadline`` whose token ``token`` is, or None: lets threadhost's own stop code wait
+    through the deadline (and fire it) when it is handed a deadline's token."""
+    source = token._source
+    return source.deadline if isinstance(source, _DeadlineSource) else None

@@ -1,0 +1,90 @@
+"""The hosted-service contracts: what the host starts and stops."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from threadhost._time.cancellation import CancellationToken
+
+if TYPE_CHECKING:
+    import injector
+
+    from threadhost._hosting.restart import RestartPolicy
+    from threadhost._leases.lease import Lease
+
+
+class HostedService(abc.ABC):
+    """Something the host starts when it starts and stops when it stops.
+
+    Both methods are called on a host thread, never concurrently with each other for one
+    service (unless the host runs a phase concurrently, where services run side by side).
+    If ``start`` raises, no later service is started and the host's ``start()`` raises
+    ``HostStartupError``. If ``stop`` raises, the error is reported and the other services are
+    still stopped.
+    """
+
+    @abc.abstractmethod
+    def start(self, cancellation_token: CancellationToken) -> None:
+        """Start the service. ``cancellation_token`` is cancelled when startup is aborted
+        (startup timeout or a stop request): return or raise promptly when it is."""
+
+    @abc.abstractmethod
+    def stop(self, cancellation_token: CancellationToken) -> None:
+        """Stop the service. ``cancellation_token`` is cancelled when the shutdown deadline
+        passes; a call still running then is abandoned and reported as a straggler."""
+
+
+class HostedLifecycleService(HostedService):
+    """A hosted service with hooks around each phase, as .NET's IHostedLifecycleService.
+
+    The host calls, in registration order, every ``starting``, then every ``start``, then
+    every ``started``; on stop, in reverse order, every ``stopping``, ``stop``, ``stopped``.
+    The hooks run on host threads, take the same token as the phase they surround, and do
+    nothing by default. An exception from ``starting``/``started`` fails startup like one
+    from ``start``; one from ``stopping``/``stopped`` is reported like one from ``stop``.
+    """
+
+    def starting(self, cancellation_token: CancellationToken) -> None:
+        """Called before any service's ``start``."""
+
+    def started(self, cancellation_token: CancellationToken) -> None:
+        """Called after every service's ``start`` has returned."""
+
+    def stopping(self, cancellation_token: CancellationToken) -> None:
+        """Called before any service's ``stop``."""
+
+    def stopped(self, cancellation_token: CancellationToken) -> None:
+        """Called after every service's ``stop`` has returned."""
+
+
+HostedServiceFactory = Callable[["injector.Injector"], HostedService]
+"""How the host obtains one hosted service, given the injector (built by ServiceCollection)."""
+
+
+@dataclass(frozen=True)
+class HostedRegistration:
+    """One ``add_hosted_service`` call: how to make the service, and its per-service options.
+    Called with the injector, it makes the service (the host does so once, at start)."""
+
+    factory: HostedServiceFactory
+    service_name: str
+    target: object = None  # what it constructs (a class or function), None for an instance
+    restart: RestartPolicy | None = None
+    liveness_timeout: float | None = None
+    singleton: Lease | None = None
+
+    def __call__(self, inj: injector.Injector) -> HostedService:
+        return self.factory(inj)
+
+
+def is_lifecycle(service: HostedService, memo: dict[type, bool]) -> bool:
+    """``isinstance(service, HostedLifecycleService)``, the answer kept per class in ``memo``:
+    an ABC check is a Python call, and the host asks it of every service at start and stop."""
+    cls = type(service)
+    known = memo.get(cls)
+    if known is None:
+        known = memo[cls] = isinstance(service, HostedLifecycleService)
+    return known

@@ -1,0 +1,401 @@
+"""The host's account of its services and their threads: ``ServiceSlot`` and ``ThreadRegistry``.
+
+The host owns one ``ThreadRegistry`` and one ``ServiceSlot`` per hosted service. Services never
+start threads of their own making: ``BackgroundService`` and ``QueuedHostedService`` ask their
+slot to ``spawn`` them, so the slot knows every thread that runs the service's code, from
+before it starts until it has ended. The host therefore never inspects a user object to learn
+about its threads; stragglers are a query over the slots (``live_threads``) once the deadline
+and its grace have passed.
+
+How a service finds its slot: the host makes the slot *current* on the thread that calls the
+service's ``start`` (``ServiceSlot.activate``); ``BackgroundService.start`` picks it up with
+``current_slot()``. A service started outside any host gets a slot of its own
+(``standalone_slot``), so it works the same way, unaccounted. A service's threads are
+``ServiceThread``s (``_service_thread``), which know their slot.
+
+A slot can tell one waiter, by a callback, that its last thread has ended (``when_gone``): the
+stop relay (``_relay``) hands the stop on that way, from the ending thread.
+
+Locking: each slot has one lock; its state, its threads and its counters are written under
+it. Nothing calls out (a callback, a log, a token cancellation) while holding it. The hot
+paths of start and stop read a few of them without it (``move`` to the current state,
+``ended_latch``, ``ended_token``, ``live_threads`` and ``unfinished`` of a slot with nothing
+left): each is one read of one reference written under the lock, so the read is simply
+ordered before or after that write, and each method says why either order is right.
+
+Rejected: attributes on the service objects that the host looks up (``_live_threads``,
+``_bind_host``: a subclass that used those names broke the host); a process-wide list of
+threads filtered by name (it cannot tell whose thread is whose).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import final
+
+from threadhost import _log_messages as log
+from threadhost._hosting.restart import RestartPolicy, RestartTracker
+from threadhost._hosting.service_thread import ServiceThread
+from threadhost._hosting.states import SERVICE_TRANSITIONS, ServiceState
+from threadhost._leases.lease import Lease, LeaseInfo
+from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, Latch
+from threadhost._time.clock import Clock
+
+ThreadExitHook = Callable[[], object]
+RunEndHandler = Callable[["ServiceSlot", "BaseException | None", bool], None]
+"""What the host does when a run of a service's work ends: (slot, error or None, whether the
+service had been asked to stop). Called on the ending thread."""
+
+_local = threading.local()  # .slot: the slot being started on this thread, if any
+
+_REGISTRIES: weakref.WeakSet[ThreadRegistry] = weakref.WeakSet()
+"""Every registry in the process (for the forced-exit log of every service thread)."""
+
+
+def live_service_threads() -> list[threading.Thread]:
+    """Service threads of every host that are still running (any thread; a snapshot)."""
+    return [t for registry in list(_REGISTRIES) for slot in registry.slots
+            for t in slot.live_threads()]
+
+
+@final
+class ThreadRegistry:
+    """Every slot of one host, and the threads that wait in ``Host.stop()``. Thread-safe."""
+
+    def __init__(self, clock: Clock, exit_hooks: Sequence[ThreadExitHook] = (),
+                 on_run_end: RunEndHandler | None = None,
+                 stopping: CancellationToken | None = None) -> None:
+        self.clock = clock
+        self.stopping = stopping if stopping is not None else CancellationToken.NONE
+        """Cancelled when the host's stop begins (ends restart backoffs at once)."""
+        self.exit_hooks = tuple(exit_hooks)
+        self.on_run_end = on_run_end
+        self._lock = threading.Lock()
+        self._slots: list[ServiceSlot] = []  # guarded by _lock
+        _REGISTRIES.add(self)
+
+    def add(self, name: str) -> ServiceSlot:
+        """A new slot for the service called ``name``."""
+        [slot] = self.add_all([name])
+        return slot
+
+    def add_all(self, names: Sequence[str]) -> list[ServiceSlot]:
+        """A new slot for each service named, in order (listed together, under one lock)."""
+        slots = [ServiceSlot(name, self) for name in names]
+        with self._lock:
+            self._slots.extend(slots)
+        return slots
+
+    @property
+    def slots(self) -> list[ServiceSlot]:
+        """Every slot, in registration order (a snapshot)."""
+        with self._lock:
+            return list(self._slots)
+
+    def detach_current(self) -> None:
+        """The calling thread now waits in ``Host.stop()``: if it is a thread of one of our
+        services, whoever waits for that service's threads to end stops waiting for this one,
+        and it is no straggler (it would wait for itself). No scan: a service thread knows
+        its slot (a thread-local set as it began)."""
+        me = threading.current_thread()
+        if isinstance(me, ServiceThread) and me.slot.registry is self:
+            me.slot._forget(me)
+
+
+@final
+class ServiceSlot:
+    """The host's record of one service: its name, state, threads and counts.
+
+    Thread-safe. ``spawn`` may be called from any thread (a service's own included, to
+    restart); the state moves only along ``SERVICE_TRANSITIONS``.
+    """
+
+    __slots__ = ("_gone", "_idle", "_live", "_lock", "_on_gone", "_runs_over", "_state",
+                 "_unfinished", "failures", "heartbeat_at", "last_error", "lease", "lease_thread",
+                 "liveness_timeout", "name", "periodic_runs", "queue_depth", "registry", "rerun",
+                 "restart", "restarts", "singleton", "stop_duration", "tracker")
+
+    def __init__(self, name: str, registry: ThreadRegistry) -> None:
+        self.name = name
+        self.registry = registry
+        self.lease: LeaseInfo | None = None  # set by the lease thread before a leased start
+        self.rerun: Callable[[float], None] | None = None  # begin a run after a delay; set by
+        # the service (BackgroundService) that can run again
+        self.restart: RestartPolicy | None = None  # this service's own policy, if any
+        self.liveness_timeout: float | None = None
+        self.singleton: Lease | None = None
+        self.lease_thread: threading.Thread | None = None  # a leased service's driver thread
+        self.tracker = RestartTracker()
+        self._runs_over: CancellationTokenSource | None = None  # see begin_runs
+        self._lock = threading.Lock()
+        self._state = ServiceState.CREATED  # written under _lock
+        self._live: set[threading.Thread] = set()  # written under _lock; not detached, not ended
+        self._idle: CancellationTokenSource | None = None  # guarded by _lock; see ended_token
+        self._gone: Latch | None = None  # written under _lock; see ended_latch
+        self._on_gone: Callable[[], None] | None = None  # guarded by _lock; see when_gone
+        # (cancelled, and dropped, when the last live thread leaves)
+        self._unfinished: list[object] | None = None  # written under _lock (made when needed)
+        self.heartbeat_at: float | None = None  # host clock: the later of the last heartbeat
+        # and the start of the current run (see _health); a float write is atomic
+        # For metrics (_metrics), each written by one thread at a time; single-reference reads:
+        self.queue_depth: Callable[[], int] | None = None  # QueuedHostedService: items waiting
+        self.periodic_runs: int | None = None  # PeriodicBackgroundService: runs made
+        self.stop_duration: float | None = None  # seconds its last stop took (host clock)
+        self.restarts = 0  # guarded by _lock
+        self.failures = 0  # guarded by _lock
+        self.last_error: BaseException | None = None  # guarded by _lock
+
+    @property
+    def clock(self) -> Clock:
+        """The host's clock."""
+        return self.registry.clock
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ServiceState:
+        """The current state (a snapshot)."""
+        return self._state
+
+    def move(self, new: ServiceState, *, only_from: ServiceState | None = None) -> bool:
+        """Move to ``new`` if the table allows it from the current state (and, with
+        ``only_from``, only from that state); False if not (e.g. FAILED is final). Moving to
+        the current state is a no-op that returns True."""
+        if new is self._state:  # lock-free: as if it happened just before a concurrent move
+            return True
+        if self._state is ServiceState.CREATED and new is ServiceState.STARTING and (
+                only_from is None):
+            # Lock-free: a slot leaves CREATED only on the thread that resolved its service
+            # (the start plan's), before any other thread knows the service.
+            self._state = new
+            return True
+        with self._lock:
+            if new is self._state:
+                return True
+            if only_from is not None and self._state is not only_from:
+                return False
+            if new not in SERVICE_TRANSITIONS[self._state]:
+                return False
+            self._state = new
+            return True
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def spawn(self, target: Callable[[], object], thread_name: str) -> threading.Thread:
+        """Start a daemon thread running ``target()`` for this service, accounted here:
+        ``launch(make_thread(target, thread_name))``. Returns the started thread."""
+        thread = self.make_thread(target, thread_name)
+        self.launch(thread)
+        return thread
+
+    def make_thread(self, target: Callable[[], object], thread_name: str) -> threading.Thread:
+        """A daemon thread, not yet started, that will run ``target()`` for this service (its
+        start is ``launch``). Making it costs most of a thread's bookkeeping, so the host may
+        make it ahead, outside the run of thread starts (``_background_service.prepare_start``)."""
+        return ServiceThread(self, target, thread_name)
+
+    def launch(self, thread: threading.Thread, *, running: bool = False) -> None:
+        """Start ``thread`` (from ``make_thread``), accounted here from before it starts until
+        it ends.
+
+        The thread is a clock participant from before it starts until it ends; the host's
+        thread-exit hooks run on it after its target returns; its service's lease (if any) is
+        what ``current_lease()`` returns on it. ``running``: the service is RUNNING from now
+        (if it was STARTING), in the same step. Any thread; raises what ``Thread.start``
+        raises, with the thread no longer counted.
+        """
+        with self._lock:
+            if not self._live:
+                self._gone = Latch()
+            self._live.add(thread)
+            moved = running and self._state is ServiceState.STARTING
+            if moved:
+                self.heartbeat_at = self.registry.clock.monotonic()  # the run begins now
+                self._state = ServiceState.RUNNING
+        self.registry.clock.register_participant(thread)
+        try:
+            thread.start()
+        except BaseException:  # e.g. "can't start new thread": it never ran, nor is RUNNING
+            self.registry.clock.unregister_participant(thread)
+            if moved:
+                with self._lock:  # undone, not a transition: the move never took effect
+                    if self._state is ServiceState.RUNNING:
+                        self._state = ServiceState.STARTING
+                        self.heartbeat_at = None
+            self._forget(thread)
+            raise
+
+    def _forget(self, thread: threading.Thread) -> None:
+        with self._lock:
+            if thread not in self._live:
+                return
+            self._live.discard(thread)
+            idle = gone = then = None
+            if not self._live:
+                idle, self._idle = self._idle, None
+                gone, self._gone = self._gone, None
+                then, self._on_gone = self._on_gone, None
+        if gone is not None:
+            gone.set()
+        if idle is not None:
+            idle.cancel()
+        if then is not None:
+            then()
+
+    def when_gone(self, then: Callable[[], None]) -> bool:
+        """Run ``then()`` on the thread that leaves this slot with no thread running (as
+        ``ended_latch`` opens); False, and ``then`` is not kept, if none runs now. One at a
+        time: a later call replaces it. ``then`` is threadhost's own code (``_relay``)."""
+        with self._lock:
+            if not self._live:
+                return False
+            self._on_gone = then
+            return True
+
+    def ended_token(self) -> CancellationToken:
+        """Cancelled once no thread of this service runs (detached threads do not count).
+
+        A token that is already cancelled if no thread was ever spawned. A later ``spawn``
+        (a restart) makes a new token: ask again after it.
+        """
+        if not self._live:  # a lock-free look first: the common case once stopped
+            return _ENDED
+        with self._lock:
+            if not self._live:
+                return _ENDED
+            if self._idle is None:  # made when first asked: most services are never waited on
+                self._idle = CancellationTokenSource(self.registry.clock)  # twice per stop
+            return self._idle.token
+
+    def ended_latch(self) -> Latch | None:
+        """Set once no thread of this service runs (as ``ended_token``), without a token:
+        the cheap signal the system clock's stop waits on. None if none runs now.
+
+        Lock-free: ``spawn`` makes the latch before it counts a thread, and ``_forget`` drops
+        it only once none is left (setting it just after), so a latch read here is either
+        still closed with a thread running or about to open."""
+        return self._gone
+
+    def live_threads(self) -> list[threading.Thread]:
+        """The threads of this service still running (not ended, not detached), its lease
+        thread included."""
+        lease_thread = self.lease_thread
+        if not self._live and lease_thread is None:  # lock-free: the common case once stopped
+            return []
+        with self._lock:
+            live = [t for t in self._live if t.is_alive()]
+        if lease_thread is not None and lease_thread.is_alive():
+            live.append(lease_thread)
+        return live
+
+    def begin_runs(self) -> CancellationToken:
+        """A token cancelled when the service's work has ended for good (a run ended and was
+        not restarted): what a leased service's lease thread watches."""
+        source = CancellationTokenSource(self.registry.clock)
+        with self._lock:
+            self._runs_over = source
+        return source.token
+
+    def end_runs(self) -> None:
+        """The service's work has ended for good (called by the supervisor)."""
+        if self._runs_over is None:  # lock-free: only a leased service has one
+            return
+        with self._lock:
+            source, self._runs_over = self._runs_over, None
+        if source is not None:
+            source.cancel()
+
+    def make_current(self) -> ServiceSlot | None:
+        """Make this slot current on the calling thread; the slot that was (to put back with
+        ``set_current_slot``). The host's hot path: ``activate`` without a generator."""
+        outer: ServiceSlot | None = getattr(_local, "slot", None)
+        _local.slot = self
+        return outer
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[None]:
+        """Make this slot current on the calling thread for the ``with`` block (the host
+        wraps each of the service's ``start`` calls in it)."""
+        outer = getattr(_local, "slot", None)
+        _local.slot = self
+        try:
+            yield
+        finally:
+            _local.slot = outer
+
+    # -- accounting ------------------------------------------------------------------------
+
+    def run_ended(self, error: BaseException | None, *, stop_requested: bool) -> None:
+        """A run of the service's work ended, cleanly or with ``error`` (already logged);
+        called on the run's own thread. Records it, then lets the host act (restart, stop)."""
+        if error is not None:
+            with self._lock:
+                self.last_error = error
+        handler = self.registry.on_run_end
+        if handler is not None:
+            handler(self, error, stop_requested)
+        elif error is not None:
+            log.service_crashed(self.name, error)
+            self.move(ServiceState.FAILED)
+
+    def heartbeat(self) -> None:
+        """Record progress now (host clock). Any thread; lock-free."""
+        self.heartbeat_at = self.registry.clock.monotonic()
+
+    def count_restart(self, error: BaseException | None) -> None:
+        """A restart is being made (after ``error``, if the run raised: a survived error)."""
+        with self._lock:
+            self.restarts += 1
+            if error is not None:
+                self.failures += 1
+
+    def count_failure(self, exc: BaseException) -> None:
+        """An error the service survived (a ``run_once`` or work item that raised)."""
+        with self._lock:
+            self.failures += 1
+            self.last_error = exc
+
+    def report_unfinished(self, items: Sequence[object]) -> None:
+        """Work the service never started because the deadline passed (for the report)."""
+        with self._lock:
+            if self._unfinished is None:
+                self._unfinished = []
+            self._unfinished.extend(items)
+
+    def unfinished(self) -> list[object]:
+        """What ``report_unfinished`` recorded, in order."""
+        if not self._unfinished:  # lock-free: the common case
+            return []
+        with self._lock:
+            return list(self._unfinished or ())
+
+    def __repr__(self) -> str:
+        return f"<ServiceSlot {self.name} {self._state.value}>"
+
+
+def _ended() -> CancellationToken:
+    source = CancellationTokenSource()
+    source.cancel()
+    return source.token
+
+
+_ENDED = _ended()
+
+
+def set_current_slot(slot: ServiceSlot | None) -> None:
+    """Make ``slot`` current on the calling thread (None: no slot)."""
+    _local.slot = slot
+
+
+def current_slot() -> ServiceSlot | None:
+    """The slot the host made current on this thread (inside a service's ``start``), if any."""
+    slot: ServiceSlot | None = getattr(_local, "slot", None)
+    return slot
+
+
+def standalone_slot(name: str, clock: Clock) -> ServiceSlot:
+    """A slot for a service started outside any host (its crashes are only logged)."""
+    return ThreadRegistry(clock).add(name)

@@ -1,0 +1,56 @@
+"""``ServiceThread``: the thread that runs a service's work, accounted in its slot.
+
+Made by ``ServiceSlot.make_thread`` and started by ``ServiceSlot.launch`` (``_registry``). It
+runs the work, then the host's thread-exit hooks, then leaves its slot's account (which may
+hand a stop on: ``ServiceSlot.when_gone``). It knows its slot, so a service thread that calls
+``Host.stop()`` is found by its class (``ThreadRegistry.detach_current``).
+
+Rejected: a thread-local set on every service thread as it begins (a per-thread dict made on
+each one, before its work first blocks, while the host waits to start the next); a scan of
+every slot for the calling thread (a thousand services, a thousand looks on every stop).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from threadhost import _log_messages as log
+from threadhost._leases.lease import set_current_lease
+
+if TYPE_CHECKING:
+    from threadhost._hosting.registry import ServiceSlot
+
+
+class ServiceThread(threading.Thread):
+    """A daemon thread running ``target()`` for the service of ``slot`` (see the module
+    notes). Internal: made and started only by the slot."""
+
+    def __init__(self, slot: ServiceSlot, target: Callable[[], object], name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.slot = slot
+        self._work: Callable[[], object] | None = target
+
+    def run(self) -> None:
+        """The service's work, then the host's thread-exit hooks, then the end of the thread
+        in its slot's account. Its service's lease (if any) is what ``current_lease()``
+        returns here."""
+        work, self._work = self._work, None  # (dropped once run, as Thread.run does)
+        assert work is not None
+        slot = self.slot
+        lease = slot.lease
+        if lease is not None:  # a fresh thread has none: nothing to set for most services
+            set_current_lease(lease)
+        try:
+            work()
+        finally:
+            if lease is not None:
+                set_current_lease(None)
+            for hook in slot.registry.exit_hooks:
+                try:
+                    hook()
+                except Exception as exc:
+                    log.thread_exit_hook_failed(slot.name, exc)
+            slot.registry.clock.unregister_participant(self)
+            slot._forget(self)

@@ -1,0 +1,219 @@
+"""The start procedure: ``START_PLAN`` made on the thread calling ``Host.start()``.
+
+Start aborts at the first failure (in a concurrent phase: once every call of the phase has
+returned, with all their errors), and stops early, quietly, when a stop was requested: it asks
+before every call. Every hosted service is resolved before any starts, so a service that cannot
+be constructed fails the start with nothing to undo.
+
+A phase's calls are all made (as objects) before the first is called, and so is the first run
+of each ``BackgroundService`` that keeps the base class's ``start`` (its thread object and
+stopping token: ``prepare_start``), so that between two thread starts little more than the
+thread start itself runs. Bookkeeping between thread starts costs several times what it costs
+in a row (``benchmarks/bench_thread_floor.py``). A service is RUNNING once its own last start
+call returned (SPEC §10), not when the whole host has started.
+
+Rejected: starting each service's thread from the previous service's thread (a relay, as the
+stop does): a thread start already costs one wake-up either way, so nothing is saved, and a
+thread start that fails (the process is out of threads) would fail on a service thread.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from threadhost import _log_messages as log
+from threadhost._hosting.background_service import prepare_start
+from threadhost._hosting.hosted_service import HostedRegistration, HostedService, is_lifecycle
+from threadhost._hosting.lifetime import HostLifetime
+from threadhost._hosting.plan import START_PLAN, Call, Target, run_start_group
+from threadhost._hosting.registry import set_current_slot
+from threadhost._hosting.states import ServiceState
+from threadhost._hosting.stopping import Entry
+from threadhost._time.cancellation import CancellationToken
+
+if TYPE_CHECKING:
+    from threadhost._hosting.core import HostCore
+
+
+@dataclass
+class StartFailure:
+    """The start calls that failed (one, or several of a concurrent phase)."""
+
+    calls: list[Call]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.calls]
+
+
+def run_start(core: HostCore, token: CancellationToken, limit: float | None
+          ) -> StartFailure | Outcome:
+    """Make the start plan's calls: the failure, ``DONE``, or ``ABORTED`` (a stop came
+    first)."""
+    def go_on(name: str | None) -> bool:
+        if core.app.stop_requested:
+            return False
+        if token.is_cancellation_requested:
+            assert limit is not None
+            log.startup_timed_out(limit, name)
+            call = Call(name or "startup", "start", lambda: None)
+            call.error = TimeoutError(f"startup did not finish within {limit}s")
+            raise _Failed(StartFailure([call]))
+
+        return True
+
+    try:
+        lifetime_call = Call("lifetime", "wait_for_start", functools.partial(
+            _wait_for_start, core, token))
+        if go_on(None) and run_start_group([lifetime_call], core.clock):
+            return StartFailure([lifetime_call])
+        if not go_on(None):
+            return ABORTED
+        entries = _resolve(core)
+        if isinstance(entries, StartFailure):
+            return entries
+        concurrent = core.options.services_start_concurrently
+        app, clock = core.app, core.clock
+        # A leased service is started by its lease thread, launched in its place in the start
+        # phase (_leased); it has no lifecycle hooks of its own.
+        memo: dict[type, bool] = {}
+        lifecycle = [e for e in entries if e.slot.singleton is None
+                     and is_lifecycle(e.service, memo)]
+        lifecycle_names = frozenset(e.name for e in lifecycle)
+        for phase in START_PLAN:
+            if phase.target is Target.SERVICES:
+                chosen = entries
+            elif phase.target is Target.LIFECYCLE:
+                chosen = lifecycle
+            else:
+                continue
+            starting = phase.name == "start"
+            # A service is RUNNING once its last call of the start plan returned (SPEC §10):
+            # its start, or for a lifecycle service its started. Only from STARTING: a leased
+            # one's state is its lease's, and one that crashed meanwhile may be RESTARTING.
+            last = "started" if phase.target is Target.LIFECYCLE else "start"
+            running = phase.name == last
+            later = lifecycle_names if phase.target is Target.SERVICES else frozenset()
+            # The calls are made in one pass before the first (a BackgroundService's thread
+            # object too), so that between two calls little else runs: each service's thread
+            # start pays for what does, in cold caches (benchmarks/bench_thread_floor.py).
+            calls = [_call_for(core, e, phase.name, token, later) for e in chosen]
+            core._start_calls = calls  # the one(s) under way: begun and not done
+            if concurrent and phase.concurrent and len(calls) > 1:  # one group, side by side
+                if (app.stop_requested or token.is_cancellation_requested) and (
+                        not go_on(calls[0].name)):
+                    return ABORTED
+                for e in chosen:
+                    e.slot.move(ServiceState.STARTING)
+                failed = run_start_group(calls, clock)
+                made = [e for e, c in zip(chosen, calls, strict=True) if c.error is None]
+                if running:
+                    _now_running(made, later)
+                if starting:
+                    core.record_started(made)
+                if failed:
+                    return StartFailure(failed)
+                continue
+            for call, entry in zip(calls, chosen, strict=True):
+                if (app.stop_requested or token.is_cancellation_requested) and (
+                        not go_on(call.name)):
+                    return ABORTED
+                entry.slot.move(ServiceState.STARTING)
+                if call.inline is None:
+                    call.run(clock)
+                else:
+                    call.run_inline(clock)
+                if call.error is not None:
+                    return StartFailure([call])
+                if running and entry.slot.state is ServiceState.STARTING:
+                    _now_running((entry,), later)
+                if starting:
+                    core.record_started((entry,))
+        return DONE if go_on(None) else ABORTED
+    except _Failed as failed:
+        return failed.failure
+
+def _now_running(entries: Sequence[Entry], later: frozenset[str]) -> None:
+    """``entries`` made their last start call (but those named in ``later``, which have one
+    more to make): RUNNING now."""
+    for entry in entries:
+        if entry.slot.singleton is None and entry.name not in later:
+            entry.slot.move(ServiceState.RUNNING, only_from=ServiceState.STARTING)
+
+
+def _wait_for_start(core: HostCore, token: CancellationToken) -> None:
+    lifetime = core.injector.get(HostLifetime)  # type: ignore[type-abstract]
+    core.lifetime = lifetime
+    lifetime.wait_for_start(token)
+
+def _resolve(core: HostCore) -> list[Entry] | StartFailure:
+    """Construct every hosted service, in order, and give each its slot (every one resolved
+    gets one, also when a later one cannot be constructed: health lists it)."""
+    services: list[HostedService] = []
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    failure: StartFailure | None = None
+    for factory in core.factories:
+        try:
+            service = factory(core.injector)  # type: ignore[operator]
+        except Exception as exc:
+            call = Call(getattr(factory, "service_name", repr(factory)), "construction",
+                        lambda: None)
+            call.error = exc
+            failure = StartFailure([call])
+            break
+        base = type(service).__name__
+        count = seen[base] = seen.get(base, 0) + 1
+        names.append(base if count == 1 else f"{base}#{count}")
+        services.append(service)
+    slots = core.registry.add_all(names)
+    for factory, slot in zip(core.factories[:len(slots)], slots, strict=True):
+        if isinstance(factory, HostedRegistration):
+            slot.restart = factory.restart
+            slot.liveness_timeout = factory.liveness_timeout
+            slot.singleton = factory.singleton
+    if failure is not None:
+        return failure
+    return [Entry(n, s, slot) for n, s, slot in zip(names, services, slots, strict=True)]
+
+
+class Outcome:
+    """How a start that did not fail ended."""
+
+
+DONE, ABORTED = Outcome(), Outcome()
+
+
+class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the plan)
+    def __init__(self, failure: StartFailure) -> None:
+        super().__init__()
+        self.failure = failure
+
+
+def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken,
+              later: frozenset[str]) -> Call:
+    """The start plan's call for ``entry`` in phase ``hook``."""
+    if entry.slot.singleton is not None:  # a leased service: its lease thread starts it
+        return Call(entry.name, hook, functools.partial(core.launch_leased, entry))
+    if hook == "start":
+        prepared = prepare_start(entry.service, entry.slot, token,
+                                 running=entry.name not in later)
+        if prepared is not None:  # threadhost's own code, which never blocks: inline
+            return Call(entry.name, hook, prepared, inline=_always)
+    return Call(entry.name, hook, functools.partial(_call_in_slot, entry, hook, token))
+
+
+def _always() -> bool:
+    return True
+
+
+def _call_in_slot(entry: Entry, hook: str, token: CancellationToken) -> None:
+    outer = entry.slot.make_current()
+    try:
+        getattr(entry.service, hook)(token)
+    finally:
+        set_current_slot(outer)
+

@@ -1,0 +1,196 @@
+"""Carrying out one stop: the stop plan's calls, the wait for service threads, the report.
+
+Runs on the host's control thread (``_control``). The calls come from ``STOP_PLAN`` (``_plan``)
+over the services that had started, so the order lives in one place. After the calls, every
+service thread still running gets what is left of the deadline, then of the grace (real time),
+to end; what still runs then is a straggler. The report is built from the calls and the slots,
+never from attributes of the services.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from threadhost import _log_messages as log
+from threadhost._hosting.background_service import prepare_stop
+from threadhost._hosting.deadline import Deadline
+from threadhost._hosting.hosted_service import HostedLifecycleService, HostedService, is_lifecycle
+from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime, stops_inline
+from threadhost._hosting.plan import STOP_PLAN, Call, Target, run_stop
+from threadhost._hosting.registry import ServiceSlot
+from threadhost._hosting.report import (
+    ServiceError,
+    ShutdownReport,
+    Straggler,
+    UnfinishedWork,
+    capture_stack,
+)
+from threadhost._time.cancellation import CancellationToken
+from threadhost._time.clock import Clock
+
+
+@dataclass(slots=True, eq=False)
+class Entry:
+    """A hosted service the host resolved: its name, the instance and its slot (made once, at
+    start, and never changed)."""
+
+    name: str
+    service: HostedService
+    slot: ServiceSlot
+
+
+def _always() -> bool:
+    return True
+
+
+_ALWAYS = _always
+
+
+def _default_hook(service: HostedService, hook: str) -> bool:
+    """True if ``service`` keeps HostedLifecycleService's no-op ``hook`` (a class lookup of a
+    documented method: nothing of the instance is read)."""
+    return getattr(type(service), hook) is getattr(HostedLifecycleService, hook)
+
+
+def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
+                app: HostApplicationLifetime, deadline: Deadline, *, concurrent: bool,
+                stop_instead: Mapping[str, Callable[[CancellationToken], None]]
+                ) -> list[list[Call]]:
+    """The calls of ``STOP_PLAN`` for ``entries`` (registration order), grouped as they run:
+    a concurrent phase is one group, a sequential phase one group per call. An entry named in
+    ``stop_instead`` (a leased service) gets that call, inline, in its ``stop`` place and no
+    lifecycle hooks (its lease thread makes them)."""
+    token = deadline.token
+    groups: list[list[Call]] = []
+    memo: dict[type, bool] = {}
+    lifecycle = [e for e in entries if is_lifecycle(e.service, memo)]
+    for phase in STOP_PLAN:
+        calls: list[Call] = []
+        if phase.target is Target.EVENT:
+            stopping = phase.name == "application_stopping"
+            calls.append(Call("application", phase.name,
+                              app._fire_stopping if stopping else app._fire_stopped,
+                              inline=app._fire_stopping_quietly if stopping
+                              else app._fire_stopped_quietly,
+                              stopping=True))
+        elif phase.target is Target.LIFETIME:
+            if lifetime is not None:
+                calls.append(Call(type(lifetime).__name__, "lifetime",
+                                  functools.partial(lifetime.stop, token),
+                                  inline=_ALWAYS if stops_inline(lifetime) else None,
+                                  stopping=True))
+        else:
+            chosen = [e for e in (entries if phase.target is Target.SERVICES else lifecycle)
+                      if phase.target is Target.SERVICES or e.name not in stop_instead]
+            if phase.reverse:
+                chosen.reverse()
+            for entry in chosen:
+                service = entry.service
+                inline: Callable[[], bool] | None
+                instead = stop_instead.get(entry.name)
+                if instead is not None:
+                    calls.append(Call(entry.name, phase.name, functools.partial(instead, token),
+                                      inline=_ALWAYS, stopping=True))
+                    continue
+                if phase.target is Target.LIFECYCLE:
+                    inline = _ALWAYS if _default_hook(service, phase.name) else None
+                else:
+                    prepared = prepare_stop(service, token)
+                    if prepared is not None:
+                        calls.append(Call(entry.name, phase.name, prepared,
+                                          inline=prepared.begin_quietly, stopping=True,
+                                          handoff=prepared))
+                        continue
+                    inline = None
+                calls.append(Call(entry.name, phase.name,
+                                  functools.partial(getattr(service, phase.name), token),
+                                  inline=inline, stopping=True))
+        if phase.concurrent and concurrent and len(calls) > 1:
+            groups.append(calls)
+        else:
+            groups.extend([c] for c in calls)
+    return groups
+
+
+def carry_out(entries: Sequence[Entry], groups: Sequence[Sequence[Call]], deadline: Deadline,
+              clock: Clock) -> None:
+    """Make the calls, then give service threads still running the rest of the deadline and
+    then of the grace to end. Blocks the control thread; never raises."""
+    run_stop(groups, deadline, clock)
+    for entry in entries:
+        ended = entry.slot.ended_token()
+        if ended.is_cancellation_requested:
+            continue
+        if not deadline.passed:
+            deadline.wait(ended)
+        if not ended.is_cancellation_requested:
+            deadline.settle(entry.slot.live_threads())
+
+
+@dataclass
+class Account:
+    """What a stop knows before its calls are made: why, since when, errors so far."""
+
+    reason: str
+    began: float
+    errors: list[ServiceError]
+    stragglers: list[Straggler]
+
+
+def report(account: Account, entries: Sequence[Entry], groups: Sequence[Sequence[Call]],
+           deadline: Deadline, clock: Clock) -> ShutdownReport:
+    """The report of a stop whose calls have been made (or abandoned). Logs each error and
+    straggler as it is found. Never raises."""
+    stragglers = list(account.stragglers)
+    errors = list(account.errors)
+    timings: dict[str, float] = {e.name: 0.0 for e in entries}
+    failed: set[str] = {s.name for s in stragglers}
+    now = clock.monotonic()
+    limit = deadline.seconds
+    for group in groups:
+        for call in group:
+            if call.done:
+                if call.name in timings:
+                    timings[call.name] += call.elapsed
+                if call.error is not None:
+                    log.service_stop_failed(call.name, call.phase, call.error)
+                    errors.append(ServiceError(call.name, call.error, call.phase))
+                    failed.add(call.name)
+            elif call.begun:
+                thread = call.thread
+                stack = capture_stack(thread)
+                thread_name = thread.name if thread else "?"
+                log.straggler(call.name, call.phase, thread_name, limit, stack)
+                stragglers.append(Straggler(call.name, stack, thread_name, call.phase))
+                timings[call.name] = now - account.began
+                failed.add(call.name)
+            else:
+                log.hook_not_called(call.name, call.phase)
+                errors.append(ServiceError(call.name, TimeoutError(
+                    f"{call.phase} was not called: the shutdown deadline had passed"),
+                    call.phase))
+                failed.add(call.name)
+    unfinished: list[UnfinishedWork] = []
+    for entry in entries:
+        for thread in entry.slot.live_threads():
+            stack = capture_stack(thread)
+            log.straggler(entry.name, "execute", thread.name, limit, stack)
+            stragglers.append(Straggler(entry.name, stack, thread.name, "execute"))
+            timings[entry.name] = now - account.began
+            failed.add(entry.name)
+        left = entry.slot.unfinished()
+        if left:
+            unfinished.extend(UnfinishedWork(entry.name, item) for item in left)
+    return ShutdownReport(
+        restarts={e.name: e.slot.restarts for e in entries if e.slot.restarts},
+        failures={e.name: e.slot.failures for e in entries if e.slot.failures},
+        reason=account.reason,
+        stopped=tuple(e.name for e in reversed(entries) if e.name not in failed),
+        stragglers=tuple(stragglers),
+        errors=tuple(errors),
+        unfinished_work=tuple(unfinished),
+        timings=timings,
+        elapsed=clock.monotonic() - account.began,
+    )

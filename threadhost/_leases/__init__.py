@@ -1,0 +1,3 @@
+"""Leased singleton services: the ``Lease`` contract, the lease-driving loop, and the
+adapter hosted service the builder registers for a ``singleton=`` service. The kernel knows
+nothing of leases."""

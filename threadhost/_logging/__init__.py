@@ -1,0 +1,1 @@
+"""Logging setup: the host's one console handler and its formatters."""

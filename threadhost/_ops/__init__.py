@@ -1,0 +1,1 @@
+"""Operations: health and readiness, the HTTP probe endpoint, Prometheus metrics."""

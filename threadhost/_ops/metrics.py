@@ -1,0 +1,108 @@
+"""Prometheus metrics for ``GET /metrics`` (the optional ``metrics`` extra: prometheus-client).
+
+One ``CollectorRegistry`` per host, holding one collector that reads the host's service slots
+at scrape time, so a scrape shows the state as it is, costs nothing between scrapes, and two
+hosts in one process never share (or clash over) metric names. prometheus-client writes the
+exposition format; nothing here formats text.
+
+Metrics, each labelled ``service=NAME``:
+
+* ``threadhost_service_state`` (gauge): one sample per state of ``ServiceState`` with an extra
+  ``state`` label, 1 for the state the service is in and 0 for the others (the
+  kube-state-metrics convention for enums: ``max by (service) (...{state="failed"})`` alerts);
+* ``threadhost_service_restarts_total``, ``threadhost_service_failures_total`` (counters);
+* ``threadhost_queue_depth`` (gauge): items waiting, for each ``QueuedHostedService``;
+* ``threadhost_periodic_runs_total`` (counter): runs made, for each
+  ``PeriodicBackgroundService``;
+* ``threadhost_stop_duration_seconds`` (gauge, host clock): how long the service's last stop
+  took, once a stop of it has happened.
+
+Rejected: module-level ``Gauge``/``Counter`` objects in the default registry (updated from the
+services' threads on every change: a cost on the hot path, and a second host in the process,
+such as the test suite's, would raise "Duplicated timeseries"); a text format written by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
+
+from threadhost._hosting.states import ServiceState
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+    from prometheus_client.registry import Collector
+
+    from threadhost._ops.endpoint import MetricsRenderer
+    from threadhost._ops.health import HealthMonitor
+
+_STATES = tuple(ServiceState)
+
+
+def metrics_renderer(monitor: HealthMonitor) -> MetricsRenderer | None:
+    """A function rendering the host's metrics, or None without prometheus-client."""
+    try:
+        from prometheus_client import (  # noqa: PLC0415  (optional dependency)
+            CONTENT_TYPE_LATEST,
+            generate_latest,
+        )
+        from prometheus_client.registry import CollectorRegistry  # noqa: PLC0415
+    except ImportError:
+        return None
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(cast("Collector", _Collector(monitor)))  # a Collector by duck typing
+
+    def render() -> tuple[bytes, str]:
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    return render
+
+
+class _Collector:
+    """Reads the slots on each scrape (prometheus-client calls ``collect`` on the scraping
+    thread). Lock-free reads only: a scrape never waits for a service."""
+
+    def __init__(self, monitor: HealthMonitor) -> None:
+        self._monitor = monitor
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import (  # noqa: PLC0415
+            CounterMetricFamily,
+            GaugeMetricFamily,
+        )
+        state = GaugeMetricFamily("threadhost_service_state",
+                                  "1 for the state each hosted service is in, else 0",
+                                  labels=["service", "state"])
+        restarts = CounterMetricFamily("threadhost_service_restarts",
+                                       "Restarts of each hosted service", labels=["service"])
+        failures = CounterMetricFamily("threadhost_service_failures",
+                                       "Errors each hosted service survived",
+                                       labels=["service"])
+        depth = GaugeMetricFamily("threadhost_queue_depth",
+                                  "Work items waiting in each QueuedHostedService's queue",
+                                  labels=["service"])
+        runs = CounterMetricFamily("threadhost_periodic_runs",
+                                   "Runs made by each PeriodicBackgroundService",
+                                   labels=["service"])
+        stop = GaugeMetricFamily("threadhost_stop_duration_seconds",
+                                 "Seconds (host clock) the last stop of each service took",
+                                 labels=["service"])
+        registry = self._monitor._registry
+        for slot in registry.slots if registry is not None else ():
+            name, current = slot.name, slot.state
+            for each in _STATES:
+                state.add_metric([name, each.value], 1.0 if each is current else 0.0)
+            restarts.add_metric([name], slot.restarts)
+            failures.add_metric([name], slot.failures)
+            queue_depth = slot.queue_depth
+            if queue_depth is not None:
+                depth.add_metric([name], queue_depth())
+            periodic = slot.periodic_runs
+            if periodic is not None:
+                runs.add_metric([name], periodic)
+            stopped_in = slot.stop_duration
+            if stopped_in is not None:
+                stop.add_metric([name], stopped_in)
+        yield from (state, restarts, failures, depth, runs)
+        if stop.samples:
+            yield stop

@@ -1,0 +1,1 @@
+"""The process boundary: the console lifetime, the signal bridge, systemd notification."""
