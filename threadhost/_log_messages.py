@@ -18,14 +18,72 @@ import functools
 import logging
 import types
 
-host_log = logging.getLogger("threadhost.hosting")
-lifetime_log = logging.getLogger("threadhost.hosting.lifetime")
-services_log = logging.getLogger("threadhost.services")
-testing_log = logging.getLogger("threadhost.testing")
-lease_log = logging.getLogger("threadhost.lease")
-clock_log = logging.getLogger("threadhost.clock")
-health_log = logging.getLogger("threadhost.hosting.health")
-configuration_log = logging.getLogger("threadhost.configuration")
+
+class GuardedLogger:
+    """A logger whose calls never raise: a handler or filter that raises (any exception, a
+    ``BaseException`` too) is reported the way ``logging`` reports a failing handler
+    (``logging.lastResort`` semantics: a line on stderr when ``logging.raiseExceptions``), and
+    the code that logged goes on. Every threadhost log call goes through one, so no handler of
+    the application can keep a stop from publishing its report or a thread from ending.
+
+    Rejected: a guard at each call site of the stop (easy to forget one); swallowing silently
+    (the broken handler would go unnoticed).
+    """
+
+    __slots__ = ("logger",)
+
+    def __init__(self, name: str) -> None:
+        self.logger = logging.getLogger(name)
+
+    def _log(self, level: int, msg: str, args: tuple[object, ...],
+             kwargs: dict[str, object]) -> None:
+        logger = self.logger
+        if not logger.isEnabledFor(level):
+            return
+        try:
+            kwargs.setdefault("stacklevel", 3)  # the record names the event's function
+            logger.log(level, msg, *args, **kwargs)  # type: ignore[arg-type]
+        except BaseException as exc:
+            _handler_failed(logger.name, msg, exc)
+
+    def debug(self, msg: str, *args: object, **kwargs: object) -> None:
+        self._log(logging.DEBUG, msg, args, kwargs)
+
+    def info(self, msg: str, *args: object, **kwargs: object) -> None:
+        self._log(logging.INFO, msg, args, kwargs)
+
+    def warning(self, msg: str, *args: object, **kwargs: object) -> None:
+        self._log(logging.WARNING, msg, args, kwargs)
+
+    def error(self, msg: str, *args: object, **kwargs: object) -> None:
+        self._log(logging.ERROR, msg, args, kwargs)
+
+    def critical(self, msg: str, *args: object, **kwargs: object) -> None:
+        self._log(logging.CRITICAL, msg, args, kwargs)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802  (logging's name)
+        return self.logger.isEnabledFor(level)
+
+
+def _handler_failed(name: str, msg: str, exc: BaseException) -> None:
+    if not logging.raiseExceptions:
+        return
+    try:
+        import sys  # noqa: PLC0415  (rare path)
+        sys.stderr.write(f"--- Logging error ---\nA handler or filter of logger {name!r} raised "
+                         f"{exc!r} while logging {msg[:80]!r}; the record was dropped.\n")
+    except BaseException:
+        pass
+
+
+host_log = GuardedLogger("threadhost.hosting")
+lifetime_log = GuardedLogger("threadhost.hosting.lifetime")
+services_log = GuardedLogger("threadhost.services")
+testing_log = GuardedLogger("threadhost.testing")
+lease_log = GuardedLogger("threadhost.lease")
+clock_log = GuardedLogger("threadhost.clock")
+health_log = GuardedLogger("threadhost.hosting.health")
+configuration_log = GuardedLogger("threadhost.configuration")
 
 
 def starting() -> None:

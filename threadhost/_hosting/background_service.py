@@ -43,6 +43,15 @@ class _State:
         self.exception: BaseException | None = None
         self.stop_requested = False
 
+    def ask(self) -> Callable[[], object] | None:
+        """``ServiceSlot.on_ask``: the stop flag, then the stopping token cancelled if nothing
+        is registered on it; else the cancel, handed back to run elsewhere. Never blocks."""
+        self.stop_requested = True  # before reading the token, as _stop
+        stopping = self.stopping
+        if stopping is None or stopping._cancel_quietly():
+            return None
+        return stopping.cancel
+
     def rerun(self, delay: float) -> None:
         """Begin the next run after ``delay`` seconds (``ServiceSlot.rerun``: see ``_begin``)."""
         assert self.slot is not None
@@ -191,6 +200,7 @@ def _claim(service: BackgroundService, state: _State, slot: ServiceSlot | None,
     if slot.liveness_timeout is None:  # the registration's value wins
         slot.liveness_timeout = limit
     slot.rerun = state.rerun
+    slot.on_ask = state.ask
     return slot
 
 
@@ -216,7 +226,7 @@ def _make_run(service: BackgroundService, state: _State, slot: ServiceSlot, dela
 
 
 def _launch(state: _State, slot: ServiceSlot, stopping: CancellationTokenSource,
-            thread: threading.Thread, *, running: bool = False) -> None:
+            thread: threading.Thread) -> None:
     restart = state.thread is not None
     state.stopping = stopping
     # stop() sets stop_requested before it reads state.stopping: if it read the old token just
@@ -224,7 +234,7 @@ def _launch(state: _State, slot: ServiceSlot, stopping: CancellationTokenSource,
     if restart and state.stop_requested:
         stopping.cancel()
     state.thread = thread  # before it starts: the thread finds itself there
-    slot.launch(thread, running=running)
+    slot.launch(thread)
 
 
 @dataclass(slots=True, eq=False)
@@ -266,7 +276,7 @@ def prepare_stop(service: HostedService, token: CancellationToken) -> PreparedSt
     """``service.stop(token)``, to be made later in the host's stop plan, with the service's
     state looked up now; None if the class overrides ``stop`` (the host then calls it as it
     is, on its runner thread). A class lookup: nothing of the instance is read."""
-    if type(service).stop is not BackgroundService.stop or "stop" in service.__dict__:
+    if type(service).stop is not _BASE_STOP or "stop" in service.__dict__:
         return None  # (plain lookups of the documented method: no ABC check)
     return PreparedStop(_state_of(cast(BackgroundService, service)), token)
 
@@ -288,22 +298,13 @@ class PreparedStop:
         """Begin the stop without running user code: the stop flag, then the token cancelled
         if nothing is registered on it; False if something is (then the host makes the whole
         call on its runner thread). Atomic: no callback can slip in between the check and the
-        cancel, so the control thread (``Call.inline``) and the relay may call it."""
+        cancel, so the thread carrying out the stop (``Call.inline``) may call it."""
         state = self.state
         if state.slot is None:
             return True  # never started: nothing to stop (as stop())
         state.stop_requested = True  # before reading the token, as _stop
         stopping = state.stopping
         return stopping is None or stopping._cancel_quietly()
-
-    def when_over(self, then: Callable[[], None]) -> bool:
-        """After ``begin_quietly``: ``then()`` once the service's threads have ended (on the
-        last to end); False if none runs, or the caller is the service's own thread."""
-        state = self.state
-        slot = state.slot
-        if slot is None or threading.current_thread() is state.thread:
-            return False
-        return slot.when_gone(then)
 
 
 
@@ -322,36 +323,7 @@ def resume(service: BackgroundService) -> None:
     _begin(service, state, state.slot, 0.0)
 
 
-def prepare_start(service: HostedService, slot: ServiceSlot, token: CancellationToken, *,
-                  running: bool) -> Callable[[], None] | None:
-    """``service.start(token)`` with its first run made now, for the host to call later in
-    its start plan; None if the class overrides ``start`` (the host then calls it as it is).
-
-    The host makes these in one pass before the start phase, so that between two thread starts
-    only the thread start itself runs: a thread object and a token source made between two
-    starts cost several times what they cost in a row (``benchmarks/bench_thread_floor.py``).
-    The call checks and records exactly what ``start`` does (raising as it does), then starts
-    the thread made here. Nothing of the service changes until it is called. ``running``: the
-    slot moves to RUNNING as the thread is counted (the service has no later start call).
-    """
-    if type(service).start is not BackgroundService.start or "start" in service.__dict__:
-        return None  # (plain lookups of the documented method: no ABC check)
-    background = cast(BackgroundService, service)
-    state = _state_of(background)
-    stopping, thread = _make_run(background, state, slot, 0.0)
-    return _PreparedStart(background, state, slot, token, stopping, thread, running)
-
-
-@dataclass(slots=True, eq=False)
-class _PreparedStart:
-    service: BackgroundService
-    state: _State
-    slot: ServiceSlot
-    token: CancellationToken
-    stopping: CancellationTokenSource
-    thread: threading.Thread
-    running: bool
-
-    def __call__(self) -> None:
-        _claim(self.service, self.state, self.slot, self.token.clock)
-        _launch(self.state, self.slot, self.stopping, self.thread, running=self.running)
+_BASE_STOP = BackgroundService.stop
+"""The base class's own ``stop``, as defined here: a ``stop`` wrapped on any class (tracing,
+``mock.patch``), ``BackgroundService`` included, is not this object, and the host then calls
+the wrapper as it is."""

@@ -33,7 +33,7 @@ import contextlib
 import functools
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import injector
 
@@ -272,7 +272,7 @@ class HostCore:
             self.app._requested = True  # readiness ends now, as for any request
             self.clock.register_participant(me)
             try:
-                self._publish(self._perform_stop(StopRequest(reason, timeout), was_starting))
+                self._carry_out(StopRequest(reason, timeout), was_starting)
             finally:
                 self.clock.unregister_participant(me)
             self.app._requests.put(_WAKE)  # the control thread finds the stop done, and ends
@@ -295,13 +295,18 @@ class HostCore:
                 self._move(HostEvent.CLOSE)
 
     def _publish_unstarted(self, reason: str) -> None:
+        """The stop of a host that never started: the same stop, with no service to stop
+        (``application_stopping`` and ``application_stopped`` still fire, as .NET's
+        ``StopAsync`` fires them), its report published without a state move (the host is
+        CANCELLED or CLOSED already)."""
         first = self._first_request()
         reason = first.reason if first is not None else reason
-        self.app._stop_reason = reason
-        log.stopping(reason)
-        self._stop_begun.cancel()
-        self.report = ShutdownReport(reason=reason)
-        self.app._run_when_stopped()
+        self._start_yielded.cancel()  # no start to wait for
+        self._carry_out(StopRequest(reason, None), True, self._set_report)
+
+    def _set_report(self, result: ShutdownReport) -> None:
+        with self._lock:
+            self.report = result
         self._published.cancel()
 
     def _first_request(self) -> StopRequest | None:
@@ -332,11 +337,30 @@ class HostCore:
                 was_starting = self._state is HostState.STARTING
                 step = self._move(HostEvent.STOP)
             if step.do is Do.BEGIN_STOP:
-                self._publish(self._perform_stop(request, was_starting))
+                self._carry_out(request, was_starting)
             # else JOIN_STOP: a Host.stop() caller carried out the stop; nothing is left to do
         finally:
             if self._busy.locked():
                 self.clock.unregister_participant(threading.current_thread())
+
+    def _carry_out(self, request: StopRequest, was_starting: bool,
+                   publish: Callable[[ShutdownReport], None] | None = None) -> None:
+        """Carry out the stop and publish its report, whatever happens: every caller of
+        ``stop()``, ``run()``, ``wait_for_shutdown()`` and ``close()`` gets a report. Should the
+        stop itself fail (it never raises by design: this is the last line), the report
+        carries that error, and the error goes on up this thread after publishing."""
+        publish = publish or self._publish
+        began = self.clock.monotonic()
+        try:
+            result = self._perform_stop(request, was_starting)
+        except BaseException as exc:
+            self._stop_begun.cancel()
+            with self._lock:
+                errors = (*self._errors, ServiceError("host", exc, "stop"))
+            publish(ShutdownReport(reason=request.reason, errors=errors,
+                                   elapsed=self.clock.monotonic() - began))
+            raise
+        publish(result)
 
     def _publish(self, result: ShutdownReport) -> None:
         with self._lock:

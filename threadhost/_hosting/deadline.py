@@ -140,8 +140,9 @@ class Deadline:
                 return
             self._fired = True
             self._grace_end = SYSTEM_CLOCK.monotonic() + GRACE
-        if not self._source.token._has_callbacks():
-            self._source.cancel()
+        # The check and the cancel are one step under the token's lock: a callback registered
+        # just now runs on threadhost:deadline, never here, on the thread carrying out the stop.
+        if self._source._cancel_quietly():
             return
         threading.Thread(target=self._cancel_logging, name="threadhost:deadline",
                          daemon=True).start()
@@ -161,8 +162,9 @@ class Deadline:
             return GRACE
         return max(0.0, end - SYSTEM_CLOCK.monotonic())
 
-    def wait_within_grace(self, token: CancellationToken) -> bool:
-        """Wait (real time) for ``token`` for what is left of the grace; True if cancelled."""
+    def wait_within_grace(self, token: CancellationToken, *threads: threading.Thread) -> bool:
+        """Wait (real time) for ``token`` for what is left of the grace; True if cancelled.
+        ``threads``: the threads whose progress the wait is for."""
         return SYSTEM_CLOCK.wait(token, self.grace_left())
 
     def settle(self, threads: list[threading.Thread]) -> list[threading.Thread]:

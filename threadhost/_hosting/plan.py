@@ -7,21 +7,24 @@ document it, and a recording test pins it. ``run_start`` and ``run_stop`` execut
   that ignores its token delays startup. It aborts at the first failure, or, in a concurrent
   phase, once every call of the phase has returned, with all their errors. Between calls it
   asks ``should_continue`` (a stop may have begun) and stops early if not.
-* stop runs on the host's control thread under one ``Deadline`` and never aborts. A call made
-  of threadhost's own code that cannot block past the deadline (the stop of a
-  ``BackgroundService``, firing a lifetime event nobody listens to, a default no-op hook) runs
-  inline; any call into user code runs on an abandonable runner thread, ``threadhost:stop``,
-  while the control thread waits for it *or* the deadline. At the deadline the runner is
-  abandoned inside the call it is stuck in (reported as a straggler with its stack); the calls
-  not yet made still run, on a fresh runner, within the grace (their token is cancelled, so a
-  well-behaved hook returns at once); calls not reached by the end of the grace are never made,
-  and reported. On the system clock, a run of sequential ``BackgroundService`` stops is made
-  by a relay instead (``_relay``): each ending service thread begins the next stop, and the
-  control thread waits once for the run, under the same deadline.
+* stop runs on the thread carrying out the stop, under one ``Deadline`` (the stop's budget),
+  and never aborts. A call made of threadhost's own code that cannot block past the deadline
+  (the stop of a ``BackgroundService`` whose token carries no callback, firing a lifetime event
+  nobody listens to, a default no-op hook) runs inline; any call into user code runs on an
+  abandonable runner thread, ``threadhost:stop``, while the stop waits for it *or* the
+  deadline. The call the deadline finds under way is abandoned at once, inside the call it is
+  stuck in (reported as a straggler with its stack); the calls not yet made are still made, in
+  order, on a fresh runner, with the cancelled token, each within what is left of the grace (a
+  well-behaved hook returns at once). Only once the grace is spent are calls into user code
+  skipped (and reported); the inline ones are always made, so every service is asked to stop.
+  The same path runs on every clock.
 
-Rejected: a thread per call (a thousand services would cost a thousand thread starts on every
-stop); running user hooks on the control thread (nobody could abandon them); the order written
-out in several places (start loop, stop list, request callbacks), which drifted apart.
+Rejected: a relay of stops handed on by each ending service thread (a second path, on the
+system clock only, so virtual-time tests never ran the production stop; it bought little
+once measured); a thread per call (a thousand services would cost a thousand thread starts on
+every stop); running user hooks on the stop's own thread (nobody could abandon them); the
+order written out in several places (start loop, stop list, request callbacks), which drifted
+apart.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from threadhost._hosting.deadline import Deadline
-from threadhost._hosting.relay import Handoff, Relay, relay_length
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource
 from threadhost._time.clock import Clock
 
@@ -99,7 +101,6 @@ class Call:
     fn: Callable[[], object]
     inline: Callable[[], bool] | None = None
     stopping: bool = False  # a stop call: the place it runs in is a stop
-    handoff: Handoff | None = None  # a stop call a relay may begin on any thread (_relay)
     thread: threading.Thread | None = None
     begun: bool = False
     done: bool = False
@@ -219,80 +220,36 @@ def _inline(group: Sequence[Call]) -> bool:
 def run_stop(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock) -> None:
     """Make every call of ``groups`` in order under ``deadline`` (see the module notes).
 
-    Blocks the control thread until all calls are done, or the deadline and its grace have
-    passed. Afterwards each call is done, abandoned while running (``begun and not done``), or
-    never begun.
+    Blocks the calling thread until all calls are made, or abandoned at the deadline, or
+    skipped once the grace is spent; never raises. A call abandoned at the deadline goes on
+    (its token is cancelled) while the next calls are made, and counts as made if it returns
+    within the grace. Afterwards each call is done, abandoned while running (``begun and not
+    done``), or never begun.
     """
     runner: _Runner | None = None
-    relays = deadline.independent  # see _relay: on the system clock only
-    index = 0
-    left_to_us = -1  # a call a relay stopped at: made here, as usual
+    abandoned: list[tuple[_Runner, CancellationToken]] = []
     try:
-        while index < len(groups):
-            group = groups[index]
-            if _inline(group):
-                length = relay_length(groups, index) if relays and index != left_to_us else 0
-                if length > 1 and not deadline.passed:
-                    index += _relay([g[0] for g in groups[index:index + length]], deadline,
-                                    clock)
-                    left_to_us = index
-                    continue
+        for group in groups:
+            if _inline(group):  # threadhost's own code that never blocks past the deadline
                 for call in group:
                     call.run_inline(clock)
-                index += 1
                 continue
+            if deadline.passed and deadline.grace_left() <= 0:
+                continue  # never made; reported as such
             if runner is None:
                 runner = _Runner(clock)
-            done = runner.submit(group)
-            finished = (deadline.wait_within_grace(done.token) if deadline.passed
-                        else deadline.wait(done.token) or deadline.wait_within_grace(done.token))
-            if not finished:
-                runner.close()  # abandoned, stuck in a call of this group; ends after it
+            done = runner.submit(group).token
+            made = (deadline.wait_within_grace(done, runner.thread) if deadline.passed
+                    else deadline.wait(done))
+            if not made:
+                # Left at once, still in this group: the next calls go to a fresh runner.
+                runner.close()  # (it ends after its call, if that ever returns)
+                abandoned.append((runner, done))
                 runner = None
-                _leave_unmade(groups[index + 1:], deadline, clock)
-                return
-            index += 1
+        for left, done in abandoned:  # what the grace leaves them, to return after all
+            deadline.wait_within_grace(done, left.thread)
     finally:
         if runner is not None:
             runner.close()
             if runner.thread is not threading.current_thread():
                 runner.thread.join()
-
-
-def _relay(calls: Sequence[Call], deadline: Deadline, clock: Clock) -> int:
-    """Make ``calls`` (each with a handoff) by a relay under ``deadline``: how many of them
-    are made; the control thread makes the rest."""
-    relay = Relay(calls, clock)
-    relay.start()
-    if not relay.finished.is_set():
-        deadline.wait_latch(relay.finished, _system_clock_only)
-    return relay.claim()
-
-
-def _system_clock_only() -> CancellationToken:
-    raise AssertionError("a relay runs on the system clock only")
-
-
-def _leave_unmade(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock) -> None:
-    """After the runner was abandoned: make what may run inline, once more on a fresh runner
-    what may not, each within what is left of the grace."""
-    rest = [g for g in groups if g]
-    if not rest:
-        return
-    runner: _Runner | None = None
-    try:
-        for group in rest:
-            if _inline(group):
-                for call in group:
-                    call.run_inline(clock)
-                continue
-            if deadline.grace_left() <= 0:
-                continue  # never made; reported as such
-            if runner is None:
-                runner = _Runner(clock)
-            if not deadline.wait_within_grace(runner.submit(group).token):
-                runner.close()
-                runner = None  # abandoned too; what is left may still run inline
-    finally:
-        if runner is not None:
-            runner.close()

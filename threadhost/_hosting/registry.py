@@ -13,9 +13,6 @@ service's ``start`` (``ServiceSlot.activate``); ``BackgroundService.start`` pick
 (``standalone_slot``), so it works the same way, unaccounted. A service's threads are
 ``ServiceThread``s (``_service_thread``), which know their slot.
 
-A slot can tell one waiter, by a callback, that its last thread has ended (``when_gone``): the
-stop relay (``_relay``) hands the stop on that way, from the ending thread.
-
 Locking: each slot has one lock; its state, its threads and its counters are written under
 it. Nothing calls out (a callback, a log, a token cancellation) while holding it. The hot
 paths of start and stop read a few of them without it (``move`` to the current state,
@@ -113,10 +110,11 @@ class ServiceSlot:
     restart); the state moves only along ``SERVICE_TRANSITIONS``.
     """
 
-    __slots__ = ("_gone", "_idle", "_live", "_lock", "_on_gone", "_runs_over", "_state",
-                 "_unfinished", "failures", "heartbeat_at", "last_error", "lease", "lease_thread",
-                 "liveness_timeout", "name", "periodic_runs", "queue_depth", "registry", "rerun",
-                 "restart", "restarts", "singleton", "stop_duration", "tracker")
+    __slots__ = ("_gone", "_idle", "_live", "_lock", "_runs_over", "_state", "_unfinished",
+                 "failures", "heartbeat_at", "last_error", "lease", "lease_thread",
+                 "liveness_timeout", "name", "on_ask", "periodic_runs", "queue_depth",
+                 "registry", "rerun", "restart", "restarts", "singleton", "stop_duration",
+                 "tracker")
 
     def __init__(self, name: str, registry: ThreadRegistry) -> None:
         self.name = name
@@ -124,6 +122,8 @@ class ServiceSlot:
         self.lease: LeaseInfo | None = None  # set by the lease thread before a leased start
         self.rerun: Callable[[float], None] | None = None  # begin a run after a delay; set by
         # the service (BackgroundService) that can run again
+        self.on_ask: Callable[[], Callable[[], object] | None] | None = None  # see ask_to_stop;
+        # set by the base class (threadhost's own code) as the service starts
         self.restart: RestartPolicy | None = None  # this service's own policy, if any
         self.liveness_timeout: float | None = None
         self.singleton: Lease | None = None
@@ -135,8 +135,6 @@ class ServiceSlot:
         self._live: set[threading.Thread] = set()  # written under _lock; not detached, not ended
         self._idle: CancellationTokenSource | None = None  # guarded by _lock; see ended_token
         self._gone: Latch | None = None  # written under _lock; see ended_latch
-        self._on_gone: Callable[[], None] | None = None  # guarded by _lock; see when_gone
-        # (cancelled, and dropped, when the last live thread leaves)
         self._unfinished: list[object] | None = None  # written under _lock (made when needed)
         self.heartbeat_at: float | None = None  # host clock: the later of the last heartbeat
         # and the start of the current run (see _health); a float write is atomic
@@ -193,38 +191,27 @@ class ServiceSlot:
 
     def make_thread(self, target: Callable[[], object], thread_name: str) -> threading.Thread:
         """A daemon thread, not yet started, that will run ``target()`` for this service (its
-        start is ``launch``). Making it costs most of a thread's bookkeeping, so the host may
-        make it ahead, outside the run of thread starts (``_background_service.prepare_start``)."""
+        start is ``launch``)."""
         return ServiceThread(self, target, thread_name)
 
-    def launch(self, thread: threading.Thread, *, running: bool = False) -> None:
+    def launch(self, thread: threading.Thread) -> None:
         """Start ``thread`` (from ``make_thread``), accounted here from before it starts until
         it ends.
 
         The thread is a clock participant from before it starts until it ends; the host's
         thread-exit hooks run on it after its target returns; its service's lease (if any) is
-        what ``current_lease()`` returns on it. ``running``: the service is RUNNING from now
-        (if it was STARTING), in the same step. Any thread; raises what ``Thread.start``
+        what ``current_lease()`` returns on it. Any thread; raises what ``Thread.start``
         raises, with the thread no longer counted.
         """
         with self._lock:
             if not self._live:
                 self._gone = Latch()
             self._live.add(thread)
-            moved = running and self._state is ServiceState.STARTING
-            if moved:
-                self.heartbeat_at = self.registry.clock.monotonic()  # the run begins now
-                self._state = ServiceState.RUNNING
         self.registry.clock.register_participant(thread)
         try:
             thread.start()
-        except BaseException:  # e.g. "can't start new thread": it never ran, nor is RUNNING
+        except BaseException:  # e.g. "can't start new thread": it never ran
             self.registry.clock.unregister_participant(thread)
-            if moved:
-                with self._lock:  # undone, not a transition: the move never took effect
-                    if self._state is ServiceState.RUNNING:
-                        self._state = ServiceState.STARTING
-                        self.heartbeat_at = None
             self._forget(thread)
             raise
 
@@ -233,27 +220,32 @@ class ServiceSlot:
             if thread not in self._live:
                 return
             self._live.discard(thread)
-            idle = gone = then = None
+            idle = gone = None
             if not self._live:
                 idle, self._idle = self._idle, None
                 gone, self._gone = self._gone, None
-                then, self._on_gone = self._on_gone, None
         if gone is not None:
             gone.set()
         if idle is not None:
             idle.cancel()
-        if then is not None:
-            then()
 
-    def when_gone(self, then: Callable[[], None]) -> bool:
-        """Run ``then()`` on the thread that leaves this slot with no thread running (as
-        ``ended_latch`` opens); False, and ``then`` is not kept, if none runs now. One at a
-        time: a later call replaces it. ``then`` is threadhost's own code (``_relay``)."""
-        with self._lock:
-            if not self._live:
-                return False
-            self._on_gone = then
-            return True
+    def ask_to_stop(self) -> None:
+        """Ask the service's work to end, without waiting: for a service whose ``stop`` call
+        the stop did not make (the grace was spent) or abandoned, so that nothing keeps
+        running unasked after ``stop()`` returned.
+
+        ``on_ask`` (the base class's: a BackgroundService cancels its stopping token, a
+        QueuedHostedService closes its queue) runs no user code; if the rest of the ask would
+        (a callback on the token), it hands that back, and it runs on a thread of its own,
+        ``threadhost:ask``, never on the thread carrying out the stop. Any thread; never
+        blocks, never raises."""
+        ask = self.on_ask
+        if ask is None:
+            return
+        rest = ask()
+        if rest is not None:
+            threading.Thread(target=_ask_logging, args=(self.name, rest), name="threadhost:ask",
+                             daemon=True).start()
 
     def ended_token(self) -> CancellationToken:
         """Cancelled once no thread of this service runs (detached threads do not count).
@@ -374,6 +366,13 @@ class ServiceSlot:
 
     def __repr__(self) -> str:
         return f"<ServiceSlot {self.name} {self._state.value}>"
+
+
+def _ask_logging(name: str, rest: Callable[[], object]) -> None:
+    try:
+        rest()
+    except BaseException as exc:  # a callback's failure is logged; nobody else would see it
+        log.callback_failed(f"the stopping token of {name!r}", exc)
 
 
 def _ended() -> CancellationToken:

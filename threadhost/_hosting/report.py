@@ -2,19 +2,47 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import traceback
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import final
 
 
+_frames_lock = threading.Lock()
+
+
+def _current_frames() -> dict[int, types.FrameType]:
+    """``sys._current_frames()`` with the cyclic garbage collector off.
+
+    CPython before 3.11.9 can deadlock (the GIL held, every thread frozen, no timeout fires)
+    when the collector frees a ``threading.local`` while ``_current_frames`` walks the
+    threads' states; every host owns such a local, and stacks are captured at each straggler
+    report, FakeClock stall and second-signal exit. The lock keeps two captures from
+    re-enabling the collector under each other; it guards nothing else and no user code runs
+    under it.
+    """
+    with _frames_lock:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return sys._current_frames()
+        finally:
+            if enabled:
+                gc.enable()
+
+
 def capture_stack(thread: threading.Thread | None) -> str:
-    """The formatted stack ``thread`` is executing right now (empty once it has ended)."""
+    """The formatted stack ``thread`` is executing right now (empty once it has ended).
+
+    Any thread; never blocks on another thread; the collector is off while the frames are
+    taken (see ``_current_frames``)."""
     if thread is None or thread.ident is None:
         return ""
-    frame = sys._current_frames().get(thread.ident)
+    frame = _current_frames().get(thread.ident)
     if frame is None:
         return ""
     frames = traceback.extract_stack(frame)

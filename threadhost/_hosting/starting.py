@@ -5,16 +5,14 @@ returned, with all their errors), and stops early, quietly, when a stop was requ
 before every call. Every hosted service is resolved before any starts, so a service that cannot
 be constructed fails the start with nothing to undo.
 
-A phase's calls are all made (as objects) before the first is called, and so is the first run
-of each ``BackgroundService`` that keeps the base class's ``start`` (its thread object and
-stopping token: ``prepare_start``), so that between two thread starts little more than the
-thread start itself runs. Bookkeeping between thread starts costs several times what it costs
-in a row (``benchmarks/bench_thread_floor.py``). A service is RUNNING once its own last start
-call returned (SPEC §10), not when the whole host has started.
+A phase's calls are made (as objects) before the first is called. A service is RUNNING once
+its own last start call returned, not when the whole host has started.
 
-Rejected: starting each service's thread from the previous service's thread (a relay, as the
-stop does): a thread start already costs one wake-up either way, so nothing is saved, and a
-thread start that fails (the process is out of threads) would fail on a service thread.
+Rejected: a start "prepared ahead" (each BackgroundService's thread object and token made
+before the phase, its ``start`` then made inline): measured within noise of the plain call, it
+bypassed a ``start`` wrapped on the class (tracing, ``mock.patch``); starting each service's
+thread from the previous service's thread (a relay): a thread start costs one wake-up either
+way, and a thread start that fails would fail on a service thread.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from threadhost import _log_messages as log
-from threadhost._hosting.background_service import prepare_start
 from threadhost._hosting.hosted_service import HostedRegistration, HostedService, is_lifecycle
 from threadhost._hosting.lifetime import HostLifetime
 from threadhost._hosting.plan import START_PLAN, Call, Target, run_start_group
@@ -91,16 +88,13 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
             else:
                 continue
             starting = phase.name == "start"
-            # A service is RUNNING once its last call of the start plan returned (SPEC §10):
+            # A service is RUNNING once its last call of the start plan returned :
             # its start, or for a lifecycle service its started. Only from STARTING: a leased
             # one's state is its lease's, and one that crashed meanwhile may be RESTARTING.
             last = "started" if phase.target is Target.LIFECYCLE else "start"
             running = phase.name == last
             later = lifecycle_names if phase.target is Target.SERVICES else frozenset()
-            # The calls are made in one pass before the first (a BackgroundService's thread
-            # object too), so that between two calls little else runs: each service's thread
-            # start pays for what does, in cold caches (benchmarks/bench_thread_floor.py).
-            calls = [_call_for(core, e, phase.name, token, later) for e in chosen]
+            calls = [_call_for(core, e, phase.name, token) for e in chosen]
             core._start_calls = calls  # the one(s) under way: begun and not done
             if concurrent and phase.concurrent and len(calls) > 1:  # one group, side by side
                 if (app.stop_requested or token.is_cancellation_requested) and (
@@ -122,10 +116,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                         not go_on(call.name)):
                     return ABORTED
                 entry.slot.move(ServiceState.STARTING)
-                if call.inline is None:
-                    call.run(clock)
-                else:
-                    call.run_inline(clock)
+                call.run(clock)
                 if call.error is not None:
                     return StartFailure([call])
                 if running and entry.slot.state is ServiceState.STARTING:
@@ -193,21 +184,11 @@ class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the p
         self.failure = failure
 
 
-def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken,
-              later: frozenset[str]) -> Call:
+def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken) -> Call:
     """The start plan's call for ``entry`` in phase ``hook``."""
     if entry.slot.singleton is not None:  # a leased service: its lease thread starts it
         return Call(entry.name, hook, functools.partial(core.launch_leased, entry))
-    if hook == "start":
-        prepared = prepare_start(entry.service, entry.slot, token,
-                                 running=entry.name not in later)
-        if prepared is not None:  # threadhost's own code, which never blocks: inline
-            return Call(entry.name, hook, prepared, inline=_always)
     return Call(entry.name, hook, functools.partial(_call_in_slot, entry, hook, token))
-
-
-def _always() -> bool:
-    return True
 
 
 def _call_in_slot(entry: Entry, hook: str, token: CancellationToken) -> None:

@@ -100,8 +100,7 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                     prepared = prepare_stop(service, token)
                     if prepared is not None:
                         calls.append(Call(entry.name, phase.name, prepared,
-                                          inline=prepared.begin_quietly, stopping=True,
-                                          handoff=prepared))
+                                          inline=prepared.begin_quietly, stopping=True))
                         continue
                     inline = None
                 calls.append(Call(entry.name, phase.name,
@@ -119,6 +118,10 @@ def carry_out(entries: Sequence[Entry], groups: Sequence[Sequence[Call]], deadli
     """Make the calls, then give service threads still running the rest of the deadline and
     then of the grace to end. Blocks the control thread; never raises."""
     run_stop(groups, deadline, clock)
+    asked = {c.name for g in groups for c in g if c.phase == "stop" and c.done}
+    for entry in entries:
+        if entry.name not in asked:  # its stop was never made, or is stuck: ask all the same
+            entry.slot.ask_to_stop()
     for entry in entries:
         ended = entry.slot.ended_token()
         if ended.is_cancellation_requested:

@@ -20,7 +20,6 @@ namespace. A send that fails is logged once and never stops the host.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -38,7 +37,7 @@ from threadhost._time.cancellation import CancellationToken, CancellationTokenSo
 if TYPE_CHECKING:
     import socket
 
-_log = logging.getLogger("threadhost.hosting.systemd")
+_log = log.GuardedLogger("threadhost.hosting.systemd")
 
 
 @final

@@ -14,6 +14,7 @@ autojump runs the queue deterministically.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -235,6 +236,7 @@ class QueuedHostedService(HostedService):
         slot.heartbeat()  # the run begins: the age counts from here until the first item
         state.draining = CancellationTokenSource(clock)
         state.abandoned = CancellationTokenSource(clock)
+        slot.on_ask = functools.partial(self._ask, state)
         for index in range(self.workers):
             slot.spawn(lambda: self._work(state), f"threadhost:{slot.name}:{index}")
 
@@ -262,6 +264,18 @@ class QueuedHostedService(HostedService):
             hand_over = self.queue.on_unfinished
             if hand_over is not None:
                 hand_over(list(left))  # user code: on this (abandonable) runner thread
+
+    def _ask(self, state: _Workers) -> None:
+        """``ServiceSlot.on_ask`` (this service's stop was never made, or was abandoned): stop
+        taking work, refuse new work, and account for what is left. ``on_unfinished`` is user
+        code, so it is not called here: the items are logged and reported. Never blocks."""
+        assert state.draining is not None and state.slot is not None
+        state.draining.cancel()  # threadhost's own tokens: no user callback on them
+        self._abandon(state)
+        left = self.queue._close()
+        if left:
+            log.unfinished_work(state.slot.name, list(left))
+            state.slot.report_unfinished(left)
 
     def _abandon(self, state: _Workers) -> None:
         assert state.abandoned is not None

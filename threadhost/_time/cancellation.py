@@ -128,12 +128,13 @@ class CancellationToken:
 
         Returns True as soon as the token is cancelled, False on timeout. ``timeout`` is
         measured on the source's clock (under a ``FakeClock``, only advancing it ends the
-        wait); None waits until cancelled. Raises ValueError for a negative timeout.
+        wait); None waits until cancelled. A ``timeout`` of 0 or less never blocks (as every
+        other wait: ``threading.Event.wait(-1)`` returns at once too). Never raises.
         """
         if timeout is None and self._system:
             return self._event.wait(None)
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
+        if self._event.is_set() or (timeout is not None and timeout <= 0):
+            return self._event.is_set()
         if self._event.is_set():
             return True
         return self._source._clock.wait(self, timeout)
@@ -254,7 +255,7 @@ class CancellationTokenSource:
 
     def _cancel_quietly(self) -> bool:
         """Cancel unless a callback is registered (then False, and nothing changes): a cancel
-        that runs no user code, which threadhost may make on any thread (``_relay``)."""
+        that runs no user code, which threadhost may make on any thread (the stop's own)."""
         with self._lock:
             if self._event.is_set():
                 return True
