@@ -9,7 +9,7 @@ import pytest
 
 import threadhost as th
 from tests._leases import InMemoryLease, LeaseTable
-from threadhost._leases.lease import bind_leases, set_current_lease
+from threadhost._leases.lease import bind_leases
 
 
 def test_lease_info_is_a_frozen_value() -> None:
@@ -20,21 +20,6 @@ def test_lease_info_is_a_frozen_value() -> None:
 
 
 def test_current_lease_is_none_on_a_thread_that_holds_none() -> None:
-    assert th.current_lease() is None
-
-
-def test_current_lease_belongs_to_the_thread_it_was_set_on() -> None:
-    info = th.LeaseInfo("nightly", "web-1:42", 3)
-    seen: list[th.LeaseInfo | None] = []
-
-    def service_thread() -> None:
-        set_current_lease(info)
-        seen.append(th.current_lease())
-
-    thread = threading.Thread(target=service_thread)
-    thread.start()
-    thread.join()
-    assert seen == [info]
     assert th.current_lease() is None
 
 

@@ -7,6 +7,7 @@ state in health (SPEC §10).
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
@@ -141,3 +142,41 @@ def test_malformed_conninfo_fails_build_naming_the_lease(
         Job(), singleton=PostgresLease("host=db this-is-not-a-conninfo"))
     with pytest.raises(th.ConfigurationError, match=r"^PostgresLease 'Job': malformed "):
         host_builder.build()
+
+
+class StartsThenFails(th.BackgroundService):
+    """Its start launches the thread, then raises. The thread runs until its token fires,
+    then records whether the lease was still held."""
+
+    def __init__(self, table: LeaseTable) -> None:
+        self.table = table
+        self.recorded = threading.Event()
+        self.held_when_stopped: list[bool] = []
+
+    def start(self, cancellation_token: th.CancellationToken) -> None:
+        super().start(cancellation_token)
+        raise RuntimeError("start failed after its thread began")
+
+    def execute(self, stopping_token: th.CancellationToken) -> None:
+        stopping_token.wait(60)
+        self.held_when_stopped.append(self.table.holder("nightly") is not None)
+        self.recorded.set()
+
+
+def test_a_leased_start_that_fails_after_its_thread_began_stops_it_before_the_release() -> None:
+    # The system clock: the lease thread waits for the job's real thread.
+    table = LeaseTable()
+    job = StartsThenFails(table)
+    builder = th.Host.create_application_builder([])
+    builder.services.add_singleton(th.HostLifetime, th.NullLifetime)
+    builder.services.add_hosted_service(job, singleton=InMemoryLease(table, "nightly"))
+    host = builder.build()
+    host.start()
+    try:
+        assert job.recorded.wait(10), "the failed start's thread was never asked to stop"
+    finally:
+        host.stop()
+        host.close()
+    assert job.held_when_stopped == [True]  # the lease outlived the job's thread ...
+    assert table.holder("nightly") is None  # ... and was released after it
+    assert job.thread is not None and not job.thread.is_alive()

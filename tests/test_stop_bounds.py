@@ -237,3 +237,53 @@ def test_stopping_a_host_that_never_started_fires_stopping_then_stopped() -> Non
     host.close()
     assert fired == ["stopping", "stopped"]
     assert report.clean and report.reason == "Host.stop() called"
+
+
+class StartsThenRaises(th.BackgroundService):
+    """Its start launches the thread, then raises; the thread waits on its token."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+
+    def start(self, cancellation_token: th.CancellationToken) -> None:
+        super().start(cancellation_token)
+        raise RuntimeError("start failed after its thread began")
+
+    def execute(self, stopping_token: th.CancellationToken) -> None:
+        stopping_token.wait()
+        self.stopped.set()
+
+
+class StartsThenRaisesAndHangs(StartsThenRaises):
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def execute(self, stopping_token: th.CancellationToken) -> None:
+        self.release.wait(WAIT * 6)
+
+
+def test_a_thread_a_failed_start_began_is_asked_to_stop_when_start_fails() -> None:
+    failing = StartsThenRaises()
+    host = make_builder(Waiter(), failing).build()
+    with pytest.raises(th.HostStartupError):
+        host.start()
+    host.close()
+    assert failing.stopped.is_set()
+    assert failing.thread is not None and not failing.thread.is_alive()
+
+
+def test_a_thread_a_failed_start_began_that_will_not_stop_is_reported_as_a_straggler() -> None:
+    failing = StartsThenRaisesAndHangs()
+    host = make_builder(failing, shutdown_timeout=0.1).build()
+    try:
+        with pytest.raises(th.HostStartupError) as info:
+            host.start()
+        report = info.value.report
+        assert report is not None
+        assert [(s.name, s.phase) for s in report.stragglers] == [
+            ("StartsThenRaisesAndHangs", "execute")]
+        assert report.exit_code == 1
+    finally:
+        failing.release.set()
+        host.close()

@@ -209,8 +209,7 @@ class HostApplicationBuilder:
         self.configuration.check()
         config, environment, services = self.configuration, self.environment, self.services
         options = services._build_options(config)
-        bind_leases((r.service_name, r.singleton) for r in services._hosted
-                    if r.singleton is not None)
+        bind_leases(services._leases)
         register_endpoint(services, config, self._health_endpoint)
         monitors: dict[type, OptionsMonitor[Any]] = {
             t: OptionsMonitor(v) for t, v in options.items()}

@@ -26,6 +26,7 @@ from threadhost._hosting.hosted_service import (
 from threadhost._hosting.options import Options, OptionsMonitor
 from threadhost._hosting.restart import RestartPolicy
 from threadhost._leases.lease import Lease
+from threadhost._leases.leased import lease_adapter
 from threadhost._ops.health import HealthCheck, HealthMonitor
 
 T = TypeVar("T")
@@ -54,6 +55,7 @@ class ServiceCollection:
     def __init__(self) -> None:
         self._bindings: list[Callable[[injector.Binder], None]] = []
         self._hosted: list[HostedRegistration] = []
+        self._leases: list[tuple[str, Lease]] = []  # (service name, its lease), in order
         self._options: dict[type, list[OptionsAction]] = {}
         self._health = HealthMonitor()  # the host's; its checks are added below
         self.add_instance(HealthMonitor, self._health)
@@ -122,8 +124,11 @@ class ServiceCollection:
         if singleton is not None and not isinstance(singleton, Lease):
             raise TypeError(f"add_hosted_service({name}, singleton={singleton!r}): expected a "
                             "threadhost.Lease (e.g. threadhost.contrib.postgres.PostgresLease)")
-        self._hosted.append(HostedRegistration(factory, name, target, restart,
-                                               liveness_timeout, singleton))
+        if singleton is not None:
+            self._leases.append((name, singleton))
+        self._hosted.append(HostedRegistration(
+            factory, name, target, restart, liveness_timeout,
+            lease_adapter(singleton) if singleton is not None else None))
         return self
 
     def add_health_check(self, name: str, check: HealthCheck) -> ServiceCollection:

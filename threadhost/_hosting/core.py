@@ -56,7 +56,6 @@ from threadhost._hosting.states import (
 )
 from threadhost._hosting.stopping import Account, Entry, carry_out, report, stop_groups
 from threadhost._hosting.supervisor import Supervisor
-from threadhost._leases.leased import LeasedService
 from threadhost._time.cancellation import CancellationTokenSource
 from threadhost._time.clock import Clock
 
@@ -84,6 +83,7 @@ class HostCore:
         self._taken = False  # written under _lock: the stop has taken the list of started ones
         self._taken_list: list[Entry] = []  # guarded by _lock: the list it took
         self._errors: list[ServiceError] = []  # guarded by _lock: start failures, crashes
+        self._failed: list[Entry] = []  # guarded by _lock: services whose start call raised
         self._start_token: CancellationTokenSource | None = None
         self._start_yielded = CancellationTokenSource(self.clock)
         self._start_calls: list[Call] = []  # the start phase under way: the calls begun and
@@ -92,7 +92,6 @@ class HostCore:
         self._busy = threading.Lock()  # acquired once, without blocking: see _wake_control
         self._inside = threading.local()  # .depth: Host calls under way on this thread
         self.lifetime: HostLifetime | None = None
-        self._leased: dict[str, LeasedService] = {}  # written by the starting thread only
 
     # -- state -----------------------------------------------------------------------------
 
@@ -183,18 +182,6 @@ class HostCore:
             assert step is not None
             self._fail_start(failure, request=step.do is Do.REQUEST_STOP)
 
-    def launch_leased(self, entry: Entry) -> None:
-        """The start-plan call of a leased service: launch its lease thread (see _leased)."""
-        assert entry.slot.singleton is not None
-        leased = LeasedService(entry, entry.slot.singleton, self.clock,
-                               self.options.shutdown_timeout, self._record_stop_error)
-        self._leased[entry.name] = leased
-        leased.launch()
-
-    def _record_stop_error(self, name: str, error: BaseException, phase: str) -> None:
-        with self._lock:
-            self._errors.append(ServiceError(name, error, phase))
-
     def record_started(self, entries: Sequence[Entry]) -> None:
         """The start of ``entries`` returned: the stop will stop them (or, if the stop already
         took its list, stop them here, at once).
@@ -224,6 +211,13 @@ class HostCore:
                 call.run(self.clock)
             if call.error is not None:
                 log.service_stop_failed(entry.name, "stop", call.error)
+
+    def record_failed(self, entries: Sequence[Entry]) -> None:
+        """A start call of ``entries`` raised: the stop is not made for them (they never
+        started), but whatever threads their start had begun are asked to stop, waited for
+        and, if still running, reported as stragglers."""
+        with self._lock:
+            self._failed.extend(entries)
 
     def _fail_start(self, failure: StartFailure, *, request: bool) -> None:
         names = failure.names
@@ -400,18 +394,18 @@ class HostCore:
         with self._lock:
             self._taken = True  # before the copy: see record_started
             entries = self._taken_list = list(self._started)
+            failed = list(self._failed)
             errors = list(self._errors)
         for entry in entries:
             entry.slot.move(ServiceState.STOPPING)
         groups = stop_groups(entries, self.lifetime, self.app, deadline,
-                             concurrent=self.options.services_stop_concurrently,
-                             stop_instead={n: leased.stop for n, leased in self._leased.items()})
-        carry_out(entries, groups, deadline, clock)
+                             concurrent=self.options.services_stop_concurrently)
+        carry_out(entries, groups, deadline, clock, failed_starts=failed)
         self.app._run_when_stopped()
         with self._lock:
             errors += self._errors[len(errors):]  # crashes reported while stopping
         result = report(Account(reason, began, errors, stragglers), entries, groups, deadline,
-                        clock)
+                        clock, failed_starts=failed)
         for entry in entries:
             entry.slot.move(ServiceState.STOPPED)
             entry.slot.stop_duration = result.timings.get(entry.name)

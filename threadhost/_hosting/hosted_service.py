@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     import injector
 
     from threadhost._hosting.restart import RestartPolicy
-    from threadhost._leases.lease import Lease
 
 
 class HostedService(abc.ABC):
@@ -74,7 +73,9 @@ class HostedRegistration:
     target: object = None  # what it constructs (a class or function), None for an instance
     restart: RestartPolicy | None = None
     liveness_timeout: float | None = None
-    singleton: Lease | None = None
+    adapter: Callable[[HostedService, injector.Injector], HostedService] | None = None
+    """Made by a layer above the kernel (a leased service: ``_leases``): the hosted service
+    the host runs in place of the one made, which keeps its name, slot and state."""
 
     def __call__(self, inj: injector.Injector) -> HostedService:
         return self.factory(inj)

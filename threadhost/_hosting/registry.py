@@ -37,7 +37,6 @@ from threadhost import _log_messages as log
 from threadhost._hosting.restart import RestartPolicy, RestartTracker
 from threadhost._hosting.service_thread import ServiceThread
 from threadhost._hosting.states import SERVICE_TRANSITIONS, ServiceState
-from threadhost._leases.lease import Lease, LeaseInfo
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, Latch
 from threadhost._time.clock import Clock
 
@@ -110,24 +109,23 @@ class ServiceSlot:
     restart); the state moves only along ``SERVICE_TRANSITIONS``.
     """
 
-    __slots__ = ("_gone", "_idle", "_live", "_lock", "_runs_over", "_state", "_unfinished",
-                 "failures", "heartbeat_at", "last_error", "lease", "lease_thread",
+    __slots__ = ("_gone", "_idle", "_live", "_lock", "_minders", "_runs_over", "_state",
+                 "_unfinished", "context", "failures", "heartbeat_at", "last_error",
                  "liveness_timeout", "name", "on_ask", "periodic_runs", "queue_depth",
-                 "registry", "rerun", "restart", "restarts", "singleton", "stop_duration",
-                 "tracker")
+                 "registry", "rerun", "restart", "restarts", "stop_duration", "tracker")
 
     def __init__(self, name: str, registry: ThreadRegistry) -> None:
         self.name = name
         self.registry = registry
-        self.lease: LeaseInfo | None = None  # set by the lease thread before a leased start
+        self.context: dict[str, object] = {}  # what the layers above the kernel attach to
+        # the service (an adapter's state, e.g. the lease held); the kernel never reads it
         self.rerun: Callable[[float], None] | None = None  # begin a run after a delay; set by
         # the service (BackgroundService) that can run again
         self.on_ask: Callable[[], Callable[[], object] | None] | None = None  # see ask_to_stop;
         # set by the base class (threadhost's own code) as the service starts
         self.restart: RestartPolicy | None = None  # this service's own policy, if any
         self.liveness_timeout: float | None = None
-        self.singleton: Lease | None = None
-        self.lease_thread: threading.Thread | None = None  # a leased service's driver thread
+        self._minders: set[threading.Thread] | None = None  # written under _lock; see launch
         self.tracker = RestartTracker()
         self._runs_over: CancellationTokenSource | None = None  # see begin_runs
         self._lock = threading.Lock()
@@ -194,19 +192,27 @@ class ServiceSlot:
         start is ``launch``)."""
         return ServiceThread(self, target, thread_name)
 
-    def launch(self, thread: threading.Thread) -> None:
+    def launch(self, thread: threading.Thread, *, minder: bool = False) -> None:
         """Start ``thread`` (from ``make_thread``), accounted here from before it starts until
         it ends.
 
         The thread is a clock participant from before it starts until it ends; the host's
         thread-exit hooks run on it after its target returns; its service's lease (if any) is
-        what ``current_lease()`` returns on it. Any thread; raises what ``Thread.start``
-        raises, with the thread no longer counted.
+        ``minder``: the thread drives the service rather than runs its work (an adapter's
+        thread, which starts and stops the service): it is reported as a straggler if it
+        outlives the grace, but the end of the service's work (``ended_token``) does not wait
+        for it, so it may itself stop the service and wait for that. Any thread; raises what
+        ``Thread.start`` raises, with the thread no longer counted.
         """
         with self._lock:
-            if not self._live:
-                self._gone = Latch()
-            self._live.add(thread)
+            if minder:
+                if self._minders is None:
+                    self._minders = set()
+                self._minders.add(thread)
+            else:
+                if not self._live:
+                    self._gone = Latch()
+                self._live.add(thread)
         self.registry.clock.register_participant(thread)
         try:
             thread.start()
@@ -217,6 +223,8 @@ class ServiceSlot:
 
     def _forget(self, thread: threading.Thread) -> None:
         with self._lock:
+            if self._minders is not None:
+                self._minders.discard(thread)
             if thread not in self._live:
                 return
             self._live.discard(thread)
@@ -272,20 +280,18 @@ class ServiceSlot:
         return self._gone
 
     def live_threads(self) -> list[threading.Thread]:
-        """The threads of this service still running (not ended, not detached), its lease
-        thread included."""
-        lease_thread = self.lease_thread
-        if not self._live and lease_thread is None:  # lock-free: the common case once stopped
+        """The threads of this service still running (not ended, not detached), its minders
+        included (see ``launch``)."""
+        if not self._live and not self._minders:  # lock-free: the common case once stopped
             return []
         with self._lock:
             live = [t for t in self._live if t.is_alive()]
-        if lease_thread is not None and lease_thread.is_alive():
-            live.append(lease_thread)
+            live += [t for t in self._minders or () if t.is_alive()]
         return live
 
     def begin_runs(self) -> CancellationToken:
         """A token cancelled when the service's work has ended for good (a run ended and was
-        not restarted): what a leased service's lease thread watches."""
+        not restarted): what an adapter's minder thread watches (see ``launch``)."""
         source = CancellationTokenSource(self.registry.clock)
         with self._lock:
             self._runs_over = source
@@ -293,7 +299,7 @@ class ServiceSlot:
 
     def end_runs(self) -> None:
         """The service's work has ended for good (called by the supervisor)."""
-        if self._runs_over is None:  # lock-free: only a leased service has one
+        if self._runs_over is None:  # lock-free: only a service with a minder has one
             return
         with self._lock:
             source, self._runs_over = self._runs_over, None

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from threadhost import _log_messages as log
-from threadhost._leases.lease import set_current_lease
 
 if TYPE_CHECKING:
     from threadhost._hosting.registry import ServiceSlot
@@ -34,19 +33,13 @@ class ServiceThread(threading.Thread):
 
     def run(self) -> None:
         """The service's work, then the host's thread-exit hooks, then the end of the thread
-        in its slot's account. Its service's lease (if any) is what ``current_lease()``
-        returns here."""
+        in its slot's account."""
         work, self._work = self._work, None  # (dropped once run, as Thread.run does)
         assert work is not None
         slot = self.slot
-        lease = slot.lease
-        if lease is not None:  # a fresh thread has none: nothing to set for most services
-            set_current_lease(lease)
         try:
             work()
         finally:
-            if lease is not None:
-                set_current_lease(None)
             for hook in slot.registry.exit_hooks:
                 try:
                     hook()
@@ -54,3 +47,10 @@ class ServiceThread(threading.Thread):
                     log.thread_exit_hook_failed(slot.name, exc)
             slot.registry.clock.unregister_participant(self)
             slot._forget(self)
+
+
+def current_service_slot() -> ServiceSlot | None:
+    """The slot of the service whose thread (a ``ServiceThread``, its minder's included) calls
+    this, or None on any other thread. Any thread; never blocks."""
+    me = threading.current_thread()
+    return me.slot if isinstance(me, ServiceThread) else None

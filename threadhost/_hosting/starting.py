@@ -74,11 +74,8 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
             return entries
         concurrent = core.options.services_start_concurrently
         app, clock = core.app, core.clock
-        # A leased service is started by its lease thread, launched in its place in the start
-        # phase (_leased); it has no lifecycle hooks of its own.
         memo: dict[type, bool] = {}
-        lifecycle = [e for e in entries if e.slot.singleton is None
-                     and is_lifecycle(e.service, memo)]
+        lifecycle = [e for e in entries if is_lifecycle(e.service, memo)]
         lifecycle_names = frozenset(e.name for e in lifecycle)
         for phase in START_PLAN:
             if phase.target is Target.SERVICES:
@@ -89,8 +86,9 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 continue
             starting = phase.name == "start"
             # A service is RUNNING once its last call of the start plan returned :
-            # its start, or for a lifecycle service its started. Only from STARTING: a leased
-            # one's state is its lease's, and one that crashed meanwhile may be RESTARTING.
+            # its start, or for a lifecycle service its started. Only from STARTING: an
+            # adapter may have moved it on (STANDBY), and one that crashed meanwhile may be
+            # RESTARTING.
             last = "started" if phase.target is Target.LIFECYCLE else "start"
             running = phase.name == last
             later = lifecycle_names if phase.target is Target.SERVICES else frozenset()
@@ -109,6 +107,8 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 if starting:
                     core.record_started(made)
                 if failed:
+                    core.record_failed([e for e, c in zip(chosen, calls, strict=True)
+                                        if c.error is not None])
                     return StartFailure(failed)
                 continue
             for call, entry in zip(calls, chosen, strict=True):
@@ -118,6 +118,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 entry.slot.move(ServiceState.STARTING)
                 call.run(clock)
                 if call.error is not None:
+                    core.record_failed((entry,))
                     return StartFailure([call])
                 if running and entry.slot.state is ServiceState.STARTING:
                     _now_running((entry,), later)
@@ -131,7 +132,7 @@ def _now_running(entries: Sequence[Entry], later: frozenset[str]) -> None:
     """``entries`` made their last start call (but those named in ``later``, which have one
     more to make): RUNNING now."""
     for entry in entries:
-        if entry.slot.singleton is None and entry.name not in later:
+        if entry.name not in later:
             entry.slot.move(ServiceState.RUNNING, only_from=ServiceState.STARTING)
 
 
@@ -150,13 +151,16 @@ def _resolve(core: HostCore) -> list[Entry] | StartFailure:
     for factory in core.factories:
         try:
             service = factory(core.injector)  # type: ignore[operator]
+            base = type(service).__name__
+            adapter = factory.adapter if isinstance(factory, HostedRegistration) else None
+            if adapter is not None:  # run in its place, under its name
+                service = adapter(service, core.injector)
         except Exception as exc:
             call = Call(getattr(factory, "service_name", repr(factory)), "construction",
                         lambda: None)
             call.error = exc
             failure = StartFailure([call])
             break
-        base = type(service).__name__
         count = seen[base] = seen.get(base, 0) + 1
         names.append(base if count == 1 else f"{base}#{count}")
         services.append(service)
@@ -165,7 +169,6 @@ def _resolve(core: HostCore) -> list[Entry] | StartFailure:
         if isinstance(factory, HostedRegistration):
             slot.restart = factory.restart
             slot.liveness_timeout = factory.liveness_timeout
-            slot.singleton = factory.singleton
     if failure is not None:
         return failure
     return [Entry(n, s, slot) for n, s, slot in zip(names, services, slots, strict=True)]
@@ -186,8 +189,6 @@ class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the p
 
 def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken) -> Call:
     """The start plan's call for ``entry`` in phase ``hook``."""
-    if entry.slot.singleton is not None:  # a leased service: its lease thread starts it
-        return Call(entry.name, hook, functools.partial(core.launch_leased, entry))
     return Call(entry.name, hook, functools.partial(_call_in_slot, entry, hook, token))
 
 

@@ -10,7 +10,7 @@ never from attributes of the services.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from threadhost import _log_messages as log
@@ -27,7 +27,6 @@ from threadhost._hosting.report import (
     UnfinishedWork,
     capture_stack,
 )
-from threadhost._time.cancellation import CancellationToken
 from threadhost._time.clock import Clock
 
 
@@ -55,13 +54,10 @@ def _default_hook(service: HostedService, hook: str) -> bool:
 
 
 def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
-                app: HostApplicationLifetime, deadline: Deadline, *, concurrent: bool,
-                stop_instead: Mapping[str, Callable[[CancellationToken], None]]
+                app: HostApplicationLifetime, deadline: Deadline, *, concurrent: bool
                 ) -> list[list[Call]]:
     """The calls of ``STOP_PLAN`` for ``entries`` (registration order), grouped as they run:
-    a concurrent phase is one group, a sequential phase one group per call. An entry named in
-    ``stop_instead`` (a leased service) gets that call, inline, in its ``stop`` place and no
-    lifecycle hooks (its lease thread makes them)."""
+    a concurrent phase is one group, a sequential phase one group per call."""
     token = deadline.token
     groups: list[list[Call]] = []
     memo: dict[type, bool] = {}
@@ -82,18 +78,12 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                                   inline=_ALWAYS if stops_inline(lifetime) else None,
                                   stopping=True))
         else:
-            chosen = [e for e in (entries if phase.target is Target.SERVICES else lifecycle)
-                      if phase.target is Target.SERVICES or e.name not in stop_instead]
+            chosen = list(entries if phase.target is Target.SERVICES else lifecycle)
             if phase.reverse:
                 chosen.reverse()
             for entry in chosen:
                 service = entry.service
                 inline: Callable[[], bool] | None
-                instead = stop_instead.get(entry.name)
-                if instead is not None:
-                    calls.append(Call(entry.name, phase.name, functools.partial(instead, token),
-                                      inline=_ALWAYS, stopping=True))
-                    continue
                 if phase.target is Target.LIFECYCLE:
                     inline = _ALWAYS if _default_hook(service, phase.name) else None
                 else:
@@ -114,15 +104,18 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
 
 
 def carry_out(entries: Sequence[Entry], groups: Sequence[Sequence[Call]], deadline: Deadline,
-              clock: Clock) -> None:
-    """Make the calls, then give service threads still running the rest of the deadline and
-    then of the grace to end. Blocks the control thread; never raises."""
+              clock: Clock, *, failed_starts: Sequence[Entry] = ()) -> None:
+    """Make the calls, then ask every service whose stop was not made (or is stuck), and
+    those whose start failed (``failed_starts``), to stop all the same; then give service threads
+    still running the rest of the deadline and then of the grace to end. Blocks the calling
+    thread; never raises."""
     run_stop(groups, deadline, clock)
     asked = {c.name for g in groups for c in g if c.phase == "stop" and c.done}
-    for entry in entries:
-        if entry.name not in asked:  # its stop was never made, or is stuck: ask all the same
+    everyone = [*entries, *failed_starts]
+    for entry in everyone:
+        if entry.name not in asked:
             entry.slot.ask_to_stop()
-    for entry in entries:
+    for entry in everyone:
         ended = entry.slot.ended_token()
         if ended.is_cancellation_requested:
             continue
@@ -143,9 +136,11 @@ class Account:
 
 
 def report(account: Account, entries: Sequence[Entry], groups: Sequence[Sequence[Call]],
-           deadline: Deadline, clock: Clock) -> ShutdownReport:
+           deadline: Deadline, clock: Clock, *, failed_starts: Sequence[Entry] = ()
+           ) -> ShutdownReport:
     """The report of a stop whose calls have been made (or abandoned). Logs each error and
-    straggler as it is found. Never raises."""
+    straggler as it is found (a thread a failed start left running included). Never
+    raises."""
     stragglers = list(account.stragglers)
     errors = list(account.errors)
     timings: dict[str, float] = {e.name: 0.0 for e in entries}
@@ -186,6 +181,11 @@ def report(account: Account, entries: Sequence[Entry], groups: Sequence[Sequence
         left = entry.slot.unfinished()
         if left:
             unfinished.extend(UnfinishedWork(entry.name, item) for item in left)
+    for entry in failed_starts:
+        for thread in entry.slot.live_threads():
+            stack = capture_stack(thread)
+            log.straggler(entry.name, "execute", thread.name, limit, stack)
+            stragglers.append(Straggler(entry.name, stack, thread.name, "execute"))
     return ShutdownReport(
         restarts={e.name: e.slot.restarts for e in entries if e.slot.restarts},
         failures={e.name: e.slot.failures for e in entries if e.slot.failures},

@@ -17,12 +17,12 @@ could not bound when it runs).
 from __future__ import annotations
 
 import abc
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import final
 
 from threadhost._errors import ConfigurationError
+from threadhost._hosting.service_thread import current_service_slot
 
 
 @final
@@ -103,19 +103,19 @@ def bind_leases(leased: Iterable[tuple[str, Lease]]) -> None:
                 f"each leased service a lease name of its own (PostgresLease(..., name=...)).")
 
 
-_current = threading.local()
+LEASE_KEY = "threadhost.lease"
+"""Where a leased service's slot keeps the ``LeaseInfo`` it holds (``ServiceSlot.context``)."""
 
 
 def current_lease() -> LeaseInfo | None:
-    """The lease held for the service whose thread calls this, or None.
+    """The lease held now for the service whose thread calls this, or None.
 
-    Call it on the service's own thread (inside ``execute``, ``run_once``); threads the
-    service starts do not inherit it, so pass the info on to them. Thread-safe; never blocks.
+    Call it on the service's own thread (inside ``execute``, ``run_once``, or a ``start`` the
+    lease thread makes); threads the service starts itself do not see it, so pass the info on
+    to them. None once the lease is lost or released. Thread-safe; never blocks.
     """
-    info: LeaseInfo | None = getattr(_current, "info", None)
-    return info
-
-
-def set_current_lease(info: LeaseInfo | None) -> None:
-    """Internal: the host sets the lease info on a leased service's thread before ``execute``."""
-    _current.info = info
+    slot = current_service_slot()
+    if slot is None:
+        return None
+    info = slot.context.get(LEASE_KEY)
+    return info if isinstance(info, LeaseInfo) else None
