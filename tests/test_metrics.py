@@ -76,3 +76,27 @@ def test_two_hosts_in_one_process_keep_their_own_metrics(fake_clock: FakeClock) 
     stop_within(first)
     first.close()
     second.close()
+
+
+def test_a_scrape_during_the_stop_sees_the_stop_duration_of_each_service_already_stopped(
+        fake_clock: FakeClock) -> None:
+    scraped: list[str] = []
+
+    class ScrapesWhenStopped(th.HostedService):
+        render: object = None
+
+        def start(self, cancellation_token: th.CancellationToken) -> None:
+            pass
+
+        def stop(self, cancellation_token: th.CancellationToken) -> None:
+            assert callable(self.render)
+            scraped.append(self.render()[0].decode())
+
+    scraper = ScrapesWhenStopped()
+    host = make_builder(scraper, Waits, clock=fake_clock).build()  # Waits stops first
+    scraper.render = metrics_renderer(host.services.get(HealthMonitor))
+    host.start()
+    stop_within(host)
+    host.close()
+    [body] = scraped
+    assert 'threadhost_stop_duration_seconds{service="Waits"} 0.0' in body.splitlines()

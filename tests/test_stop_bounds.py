@@ -287,3 +287,15 @@ def test_a_thread_a_failed_start_began_that_will_not_stop_is_reported_as_a_strag
     finally:
         failing.release.set()
         host.close()
+
+
+def test_a_startup_timeout_leaves_no_timer_thread_once_the_host_stopped() -> None:
+    host = make_builder(Waiter(), startup_timeout=30).build()
+    host.start()
+    report = host.stop()
+    host.close()
+    assert report.clean
+    for thread in threading.enumerate():
+        if thread.name == "threadhost:timer":
+            thread.join(WAIT)
+            assert not thread.is_alive(), "threadhost:timer outlived the stop"

@@ -253,9 +253,9 @@ class _Run:
         assert slot is not None
         if self.previous is not None:
             self.previous.join()  # it is returning from its run right now: a bounded wait
-            if self.delay and wait_any([stopping.token, slot.registry.stopping], self.delay):
-                return  # a stop came during the backoff: no run
-            if state.stop_requested or stopping.is_cancellation_requested:
+            if (self.delay and wait_any([stopping.token, slot.registry.stopping], self.delay)) or (
+                    state.stop_requested or stopping.is_cancellation_requested):
+                slot.uncount_restart()  # a stop came during the backoff: no run, no restart
                 return
             slot.move(ServiceState.RUNNING)
             state.exception = None

@@ -176,6 +176,9 @@ class HostCore:
                     log.start_aborted("a stop was requested")
         finally:
             self._start_calls = []
+            # The startup timeout's timer is dropped: once started it no longer applies, and
+            # its pending timer would keep threadhost:timer alive after the stop.
+            self._start_token.close()
             self._start_yielded.cancel()
             self.clock.unregister_participant(me)
         if failure is not None:

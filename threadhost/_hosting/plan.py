@@ -101,6 +101,7 @@ class Call:
     fn: Callable[[], object]
     inline: Callable[[], bool] | None = None
     stopping: bool = False  # a stop call: the place it runs in is a stop
+    after: Callable[[float], object] | None = None  # told the call's seconds once it returned
     thread: threading.Thread | None = None
     begun: bool = False
     done: bool = False
@@ -134,6 +135,8 @@ class Call:
         finally:
             self.elapsed = clock.monotonic() - began
             self.done = True
+            if self.after is not None:
+                self.after(self.elapsed)
 
     def may_run_inline(self) -> bool:
         return self.inline is not None and self.inline()

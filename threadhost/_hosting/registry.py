@@ -350,6 +350,12 @@ class ServiceSlot:
             if error is not None:
                 self.failures += 1
 
+    def uncount_restart(self) -> None:
+        """The restart ``count_restart`` counted was cancelled during its backoff: it never
+        happened (the report does not count it)."""
+        with self._lock:
+            self.restarts -= 1
+
     def count_failure(self, exc: BaseException) -> None:
         """An error the service survived (a ``run_once`` or work item that raised)."""
         with self._lock:

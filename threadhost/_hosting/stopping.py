@@ -90,17 +90,27 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                     prepared = prepare_stop(service, token)
                     if prepared is not None:
                         calls.append(Call(entry.name, phase.name, prepared,
-                                          inline=prepared.begin_quietly, stopping=True))
+                                          inline=prepared.begin_quietly, stopping=True,
+                                          after=_duration_of(entry.slot)))
                         continue
                     inline = None
                 calls.append(Call(entry.name, phase.name,
                                   functools.partial(getattr(service, phase.name), token),
-                                  inline=inline, stopping=True))
+                                  inline=inline, stopping=True,
+                                  after=_duration_of(entry.slot)
+                                  if phase.target is Target.SERVICES else None))
         if phase.concurrent and concurrent and len(calls) > 1:
             groups.append(calls)
         else:
             groups.extend([c] for c in calls)
     return groups
+
+
+def _duration_of(slot: ServiceSlot) -> Callable[[float], object]:
+    """Records a service's stop time as its stop call returns (the metric
+    ``threadhost_stop_duration_seconds`` shows it at once, not only once the host stopped);
+    the report's timing, written at the end, includes its hooks too."""
+    return functools.partial(setattr, slot, "stop_duration")
 
 
 def carry_out(entries: Sequence[Entry], groups: Sequence[Sequence[Call]], deadline: Deadline,
