@@ -347,3 +347,9 @@ def configuration_reload_failed(problem: str) -> None:
 def options_callback_failed(options_type: str, exc: BaseException) -> None:
     configuration_log.error("An OptionsMonitor[%s].on_change callback raised.", options_type,
                             exc_info=exc)
+
+
+def lingering_thread(thread_name: str, code: int, stack: str) -> None:
+    host_log.error(
+        "Thread %r is still running after the stop (not a daemon thread, it would keep the "
+        "process alive); exiting with code %s. It is stuck in:\n%s", thread_name, code, stack)

@@ -18,6 +18,7 @@ from threadhost._hosting.registry import ThreadExitHook
 from threadhost._hosting.report import ShutdownReport
 from threadhost._ops.health import HealthMonitor, HealthReport
 from threadhost._process.console_lifetime import ConsoleLifetime
+from threadhost._process.exit import exit_if_lingering
 
 if TYPE_CHECKING:
     from threadhost._building.builder import HostApplicationBuilder
@@ -174,16 +175,26 @@ class Host:
         3 if services were abandoned at the deadline and nothing else failed. A second SIGINT
         or SIGTERM during the stop ends the process with 130 instead. Raises RuntimeError if
         the host was already started (a second ``run()``).
+
+        On the main thread with ``HostOptions.exit_on_stop`` (the default): once the stop is
+        over, a non-daemon thread still alive (it would keep the process from ending) is
+        logged at ERROR with its stack, and the process exits at once with the exit code,
+        logging flushed; with none, ``run()`` simply returns.
         """
         try:
             try:
                 self.start()
             except HostStartupError as exc:
-                return exc.report.exit_code if exc.report is not None else 1
-            self.wait_for_shutdown()
-            return self.stop().exit_code
+                code = exc.report.exit_code if exc.report is not None else 1
+            else:
+                self.wait_for_shutdown()
+                code = self.stop().exit_code
         finally:
             self.close()
+        if self._core.options.exit_on_stop and (
+                threading.current_thread() is threading.main_thread()):
+            exit_if_lingering(code)
+        return code
 
     def close(self) -> None:
         """Stop the host if it is running, restore signal handlers, release its threads.

@@ -42,7 +42,7 @@ from threadhost._errors import HostStartupError
 from threadhost._hosting.deadline import Deadline
 from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime, StopRequest
 from threadhost._hosting.options import HostOptions
-from threadhost._hosting.plan import Call, current_call
+from threadhost._hosting.plan import Call, current_call, take_interrupt
 from threadhost._hosting.registry import ServiceSlot, ThreadExitHook, ThreadRegistry
 from threadhost._hosting.report import ServiceError, ShutdownReport, Straggler, capture_stack
 from threadhost._hosting.starting import ABORTED, StartFailure, run_start
@@ -273,6 +273,9 @@ class HostCore:
             finally:
                 self.clock.unregister_participant(me)
             self.app._requests.put(_WAKE)  # the control thread finds the stop done, and ends
+            interrupt = take_interrupt()
+            if interrupt is not None:
+                raise interrupt
         elif self.report is None:
             self.registry.detach_current()
         return self.wait_report()

@@ -55,7 +55,10 @@ class HostOptions:
     Durations are seconds on the host's clock. ``shutdown_timeout`` is one deadline for the
     whole stop (``math.inf``: none); ``startup_timeout`` (None: no limit) cancels the start
     token and fails ``start()``; ``shutdown_delay`` is the drain at the start of a stop, inside
-    the deadline; ``restart`` is the default restart policy of every BackgroundService. Raises
+    the deadline; ``restart`` is the default restart policy of every BackgroundService;
+    ``exit_on_stop`` (``HostOptions:ExitOnStop``) makes ``Host.run()`` on the main thread end
+    the process once the stop is over if a non-daemon thread would keep it alive (set False
+    when embedding a host in a program that goes on after ``run()``). Raises
     ValueError on construction for a negative or non-numeric duration, and
     ConfigurationError when ``shutdown_delay`` does not fit in ``shutdown_timeout``.
     """
@@ -69,6 +72,7 @@ class HostOptions:
         BackgroundServiceExceptionBehavior.STOP_HOST)
     shutdown_delay: float = field(default=0.0, metadata={"validate": _seconds})
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+    exit_on_stop: bool = True
 
     def __post_init__(self) -> None:
         for name in ("shutdown_timeout", "startup_timeout", "shutdown_delay"):

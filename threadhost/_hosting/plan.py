@@ -78,6 +78,16 @@ STOP_PLAN: tuple[Phase, ...] = (
 _local = threading.local()
 
 
+def take_interrupt() -> KeyboardInterrupt | None:
+    """The Ctrl+C that arrived while this thread made a call of the plan (a host without
+    ``ConsoleLifetime``: Python's own handler raises ``KeyboardInterrupt`` on the main thread,
+    inside whatever runs there). It is no error of the service whose call it interrupted: the
+    stop goes on, and the caller raises it once the report is published."""
+    interrupt: KeyboardInterrupt | None = getattr(_local, "interrupt", None)
+    _local.interrupt = None
+    return interrupt
+
+
 def current_call() -> Call | None:
     """The stop call the calling thread is running, if any (to refuse re-entrant stops)."""
     return getattr(_local, "call", None)
@@ -130,6 +140,11 @@ class Call:
         began = clock.monotonic()
         try:
             self.fn()
+        except KeyboardInterrupt as exc:
+            if threading.current_thread() is not threading.main_thread():
+                self.error = exc
+            else:  # Ctrl+C (no signal handling of ours): the process's, not the service's
+                _local.interrupt = exc
         except BaseException as exc:  # every failure is reported; none may stop the others
             self.error = exc
         finally:

@@ -1,0 +1,34 @@
+"""A host with NullLifetime (no signal handling of threadhost's) stopped on the main thread;
+the test sends SIGINT while the stop waits for a service that takes its time."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import threadhost as th
+
+
+class SlowToStop(th.BackgroundService):
+    def execute(self, stopping_token: th.CancellationToken) -> None:
+        stopping_token.wait()
+        print("asked to stop", flush=True)  # the main thread now waits for this thread
+        threading.Event().wait(5)  # and it takes its time
+
+
+if __name__ == "__main__":
+    builder = th.Host.create_application_builder([])
+    builder.services.add_singleton(th.HostLifetime, th.NullLifetime)
+    builder.services.configure(th.HostOptions, shutdown_timeout=1)
+    builder.services.add_hosted_service(SlowToStop)
+    host = builder.build()
+    host.start()
+    try:
+        host.stop()
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt after the stop", flush=True)
+    report = host.report
+    assert report is not None
+    print(f"errors={[e.name for e in report.errors]}", flush=True)
+    print(f"stragglers={[s.name for s in report.stragglers]}", flush=True)
+    sys.exit(0)
