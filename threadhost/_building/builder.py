@@ -16,6 +16,7 @@ from threadhost._building.health_config import parse_host, parse_port, register_
 from threadhost._building.host import Host
 from threadhost._config.configuration import Configuration
 from threadhost._errors import ConfigurationError
+from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.environment import DEVELOPMENT, PRODUCTION, HostEnvironment
 from threadhost._hosting.hosted_service import HostedServiceFactory
 from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime
@@ -218,8 +219,10 @@ class HostApplicationBuilder:
             binder.bind(Configuration, to=injector.InstanceProvider(config))
             binder.bind(HostEnvironment, to=injector.InstanceProvider(environment))
             binder.bind(Clock, to=injector.InstanceProvider(SYSTEM_CLOCK))  # type: ignore[type-abstract]
+            binder.bind(StopChannel, to=injector.InstanceProvider(StopChannel()))
             binder.bind(HostApplicationLifetime, to=injector.CallableProvider(
-                lambda: HostApplicationLifetime(inj.get(Clock))),  # type: ignore[type-abstract]
+                lambda: HostApplicationLifetime(
+                    inj.get(Clock), inj.get(StopChannel))),  # type: ignore[type-abstract]
                 scope=injector.singleton)
             binder.bind(HostLifetime, to=Autowired(ConsoleLifetime),  # type: ignore[type-abstract]
                         scope=injector.singleton)
@@ -249,7 +252,7 @@ class HostApplicationBuilder:
         inj.binder.bind(Host, to=injector.InstanceProvider(host))
         # threadhost's own quick hook (not a user callback): it runs when the stop is over, or
         # when a host that never started is closed.
-        inj.get(HostApplicationLifetime)._when_stopped.append(applied.undo)
+        inj.get(StopChannel).on_stopped(lambda _budget: applied.undo())
         weakref.finalize(host, applied.undo)
         self._built = True
         return host

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from threadhost._errors import ConfigurationError
+from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.hosted_service import HostedLifecycleService
-from threadhost._hosting.lifetime import HostApplicationLifetime
 from threadhost._ops.health import HealthMonitor
 
 if TYPE_CHECKING:
@@ -48,8 +48,8 @@ def endpoint_factory(host: str, port: int) -> Callable[..., HostedLifecycleServi
     from threadhost._ops.metrics import metrics_renderer  # noqa: PLC0415  (prometheus-client is optional)
 
     # Annotated with what this module can name: the injector resolves these hints here.
-    def make(monitor: HealthMonitor, app: HostApplicationLifetime) -> HostedLifecycleService:
-        return HealthEndpoint(monitor, app, host, port, metrics_renderer(monitor))
+    def make(monitor: HealthMonitor, channel: StopChannel) -> HostedLifecycleService:
+        return HealthEndpoint(monitor, channel, host, port, metrics_renderer(monitor))
 
     return make
 

@@ -39,8 +39,9 @@ import injector
 
 from threadhost import _log_messages as log
 from threadhost._errors import HostStartupError
+from threadhost._hosting.channel import StopChannel, StopRequest
 from threadhost._hosting.deadline import Deadline
-from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime, StopRequest
+from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime
 from threadhost._hosting.options import HostOptions
 from threadhost._hosting.plan import Call, current_call, take_interrupt
 from threadhost._hosting.registry import ServiceSlot, ThreadExitHook, ThreadRegistry
@@ -70,12 +71,13 @@ class HostCore:
         self.clock: Clock = services.get(Clock)  # type: ignore[type-abstract]
         self.options = services.get(HostOptions)
         self.app = services.get(HostApplicationLifetime)
+        self.channel = services.get(StopChannel)
         self._lock = threading.Lock()
         self._state = HostState.CREATED  # guarded by _lock
         self.report: ShutdownReport | None = None  # written with STOPPED, under _lock
         self._published = CancellationTokenSource(self.clock)  # cancelled after publishing
         self._stop_begun = CancellationTokenSource(self.clock)
-        self.supervisor = Supervisor(self.clock, self.options, self.app, self._stop_begun.token,
+        self.supervisor = Supervisor(self.clock, self.options, self.channel, self._stop_begun.token,
                                      self._record_crash)
         self.registry = ThreadRegistry(self.clock, exit_hooks, self.supervisor.on_run_end,
                                        self._stop_begun.token)
@@ -84,6 +86,7 @@ class HostCore:
         self._taken_list: list[Entry] = []  # guarded by _lock: the list it took
         self._errors: list[ServiceError] = []  # guarded by _lock: start failures, crashes
         self._failed: list[Entry] = []  # guarded by _lock: services whose start call raised
+        self._errors_taken = 0  # guarded by _lock: how many of _errors the stop took
         self._start_token: CancellationTokenSource | None = None
         self._start_yielded = CancellationTokenSource(self.clock)
         self._start_calls: list[Call] = []  # the start phase under way: the calls begun and
@@ -143,9 +146,9 @@ class HostCore:
         log.starting()
         self._control = threading.Thread(target=self._control_main, name="threadhost:host",
                                          daemon=True)
-        self.app._on_request = self._wake_control
+        self.channel.listen(self._wake_control)
         self._control.start()
-        if self.app.stop_requested:
+        if self.channel.requested:
             self._wake_control()
         limits = [t for t in (timeout, self.options.startup_timeout) if t is not None]
         limit = min(limits) if limits else None
@@ -233,7 +236,7 @@ class HostCore:
         where = (f"service {names[0]!r}" if len(names) == 1
                  else "services " + ", ".join(repr(n) for n in names))
         if request:
-            self.app.request_stop(f"{where} failed to start: {first.error!r}")
+            self.channel.request(f"{where} failed to start: {first.error!r}")
         stopped = self.wait_report()
         errors = [c.error for c in failure.calls if c.error is not None]
         cause: BaseException = errors[0] if len(errors) == 1 else BaseExceptionGroup(
@@ -266,13 +269,13 @@ class HostCore:
             self._publish_unstarted(reason)
         elif step.do is Do.BEGIN_STOP:
             self.registry.detach_current()
-            self.app._requested = True  # readiness ends now, as for any request
+            self.channel.mark_requested()  # readiness ends now, as for any request
             self.clock.register_participant(me)
             try:
                 self._carry_out(StopRequest(reason, timeout), was_starting)
             finally:
                 self.clock.unregister_participant(me)
-            self.app._requests.put(_WAKE)  # the control thread finds the stop done, and ends
+            self.channel.put_wake()  # the control thread finds the stop done, and ends
             interrupt = take_interrupt()
             if interrupt is not None:
                 raise interrupt
@@ -310,10 +313,7 @@ class HostCore:
         self._published.cancel()
 
     def _first_request(self) -> StopRequest | None:
-        try:
-            return self.app._requests.get_nowait()
-        except Exception:
-            return None
+        return self.channel.take_nowait()
 
     def wait_report(self) -> ShutdownReport:
         self._published.token.wait()
@@ -331,7 +331,7 @@ class HostCore:
             self.clock.register_participant(control)
 
     def _control_main(self) -> None:
-        request = self.app._requests.get()
+        request = self.channel.take()
         try:
             with self._lock:
                 was_starting = self._state is HostState.STARTING
@@ -369,49 +369,76 @@ class HostCore:
         self._published.cancel()
 
     def _perform_stop(self, request: StopRequest, was_starting: bool) -> ShutdownReport:
-        clock = self.clock
-        began = clock.monotonic()
-        limit = self.options.shutdown_timeout
-        if request.timeout is not None:
-            limit = min(limit, request.timeout)
-        deadline = Deadline(clock, limit)
-        reason = request.reason
-        self.app._stop_reason = reason
-        log.stopping(reason)
+        """The stop, in order; one line a step (as .NET's ``StopAsync``). Every wait of every
+        step goes through ``budget``, the stop's one deadline and its grace:
+
+        1. the budget: ``shutdown_timeout`` (or the caller's shorter timeout) from now;
+        2. the stop begins: the reason logged, threadhost's own notices (``STOPPING=1``...);
+        3. the drain: ``shutdown_delay`` on the host's clock (not for a stop during start);
+        4. the start yields (its token cancelled); a start call still running is a straggler;
+        5. the services whose start returned are taken, and are STOPPING;
+        6. ``STOP_PLAN``: application_stopping, stopping, stop, stopped, HostLifetime.stop,
+           application_stopped (``_plan.run_stop``);
+        7. every service not asked by its stop is asked, then its threads settle;
+        8. the ``on_stopped`` notices (probe endpoint, signal watcher, logging put back);
+        9. the report, from the calls and the slots; every service is STOPPED.
+        """
+        budget = Deadline(self.clock, min(self.options.shutdown_timeout,
+                                          math.inf if request.timeout is None
+                                          else request.timeout))
+        account = self._begin(request)
+        if not was_starting:
+            self._drain(budget)
+        account.stragglers += self._yield_start(budget, was_starting)
+        entries, failed = self._take_started(account)
+        groups = stop_groups(entries, self.lifetime, self.app, budget,
+                             concurrent=self.options.services_stop_concurrently)
+        carry_out(entries, groups, budget, self.clock, failed_starts=failed)
+        self.channel.run_stopped(budget)
+        return self._finish(account, entries, groups, budget, failed)
+
+    def _begin(self, request: StopRequest) -> Account:
+        """Step 2: the stop has begun (readiness went False at the request already)."""
+        self.channel.reason = request.reason
+        log.stopping(request.reason)
         self._stop_begun.cancel()
-        # Drain (SPEC §10): STOPPING=1 and "Application is shutting down..." at once (readiness
-        # went False when the stop was requested), then the services keep running for
-        # shutdown_delay inside this deadline; application_stopping fires after it.
-        self.app._run_when_stopping()
-        if not was_starting:  # never ready, nothing to drain
-            self._drain(deadline)
-        stragglers: list[Straggler] = []
+        self.channel.run_stopping()
+        return Account(request.reason, self.clock.monotonic(), [], [])
+
+    def _yield_start(self, budget: Deadline, was_starting: bool) -> list[Straggler]:
+        """Step 4: cancel a start under way and wait (within the budget) for it to yield;
+        even once RUNNING, ``start()`` may still run ``application_started`` callbacks."""
         if was_starting and self._start_token is not None:
             self._start_token.cancel()
-        # Even once RUNNING, start() may still be running application_started callbacks.
-        if not self._start_yielded.is_cancellation_requested and not deadline.wait(
+        if self._start_yielded.is_cancellation_requested or budget.wait(
                 self._start_yielded.token):
-            for call in list(self._start_calls):
-                if call.begun and not call.done and call.thread is not None:
-                    stack = capture_stack(call.thread)
-                    log.straggler(call.name, call.phase, call.thread.name, limit, stack)
-                    stragglers.append(Straggler(call.name, stack, call.thread.name,
-                                                call.phase))
+            return []
+        stragglers = []
+        for call in list(self._start_calls):
+            if call.begun and not call.done and call.thread is not None:
+                stack = capture_stack(call.thread)
+                log.straggler(call.name, call.phase, call.thread.name, budget.seconds, stack)
+                stragglers.append(Straggler(call.name, stack, call.thread.name, call.phase))
+        return stragglers
+
+    def _take_started(self, account: Account) -> tuple[list[Entry], list[Entry]]:
+        """Step 5: the services to stop, and those whose start failed (asked, not stopped)."""
         with self._lock:
             self._taken = True  # before the copy: see record_started
             entries = self._taken_list = list(self._started)
             failed = list(self._failed)
-            errors = list(self._errors)
+            account.errors.extend(self._errors)
+            self._errors_taken = len(self._errors)
         for entry in entries:
             entry.slot.move(ServiceState.STOPPING)
-        groups = stop_groups(entries, self.lifetime, self.app, deadline,
-                             concurrent=self.options.services_stop_concurrently)
-        carry_out(entries, groups, deadline, clock, failed_starts=failed)
-        self.app._run_when_stopped()
+        return entries, failed
+
+    def _finish(self, account: Account, entries: list[Entry], groups: list[list[Call]],
+                budget: Deadline, failed: list[Entry]) -> ShutdownReport:
+        """Step 9: the report; each service STOPPED, with the time its stop took."""
         with self._lock:
-            errors += self._errors[len(errors):]  # crashes reported while stopping
-        result = report(Account(reason, began, errors, stragglers), entries, groups, deadline,
-                        clock, failed_starts=failed)
+            account.errors.extend(self._errors[self._errors_taken:])  # crashes while stopping
+        result = report(account, entries, groups, budget, self.clock, failed_starts=failed)
         for entry in entries:
             entry.slot.move(ServiceState.STOPPED)
             entry.slot.stop_duration = result.timings.get(entry.name)
@@ -436,8 +463,3 @@ class HostCore:
         if control is not None and control is not threading.current_thread() and (
                 self.report is not None):
             control.join()
-
-
-_WAKE = StopRequest("the stop is over")
-"""Put on the request queue by a caller that carried out the stop itself: the control thread
-takes it, finds the host stopping or stopped, and ends."""

@@ -1,39 +1,27 @@
 """Application lifetime events, and the ``HostLifetime`` contract.
 
-A stop request is handed over without a lock: ``stop_application()`` (and threadhost's own
-requests: a signal, a crash, ``Host.stop()``) puts a ``StopRequest`` on a
-``queue.SimpleQueue``, whose ``put`` the standard library documents as reentrant (safe in a
-signal handler and in ``__del__``), and sets a plain flag that readiness reads. The host's
-control thread takes requests off the queue and carries out the stop; the first request's
-reason is the stop's reason. ``application_stopping`` is fired by the stop itself, as the first
-step of the stop plan, so its callbacks always finish before any service is touched.
+``HostApplicationLifetime`` is the application's view of the host's lifetime: three event
+tokens and ``stop_application()``, which hands the request to the host's ``StopChannel``
+(``channel``: lock-free, signal-safe). ``application_stopping`` is fired by the stop itself,
+as the first step of the stop plan, so its callbacks always finish before any service is
+touched.
 
 Rejected: cancelling ``application_stopping`` inside ``stop_application()`` (its callbacks then
 ran on whichever thread asked, outside the shutdown deadline, and the stop could overtake
-them); a lock around the reason (a signal handler may interrupt its holder).
+them); the host's plumbing (request queue, hook lists) on this public class (six modules
+reached into it: it is the channel's now).
 """
 
 from __future__ import annotations
 
 import abc
-import queue
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import final
 
 from threadhost import _log_messages as log
+from threadhost._hosting.channel import StopChannel
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource
 from threadhost._time.clock import Clock
-
-
-@final
-@dataclass(frozen=True)
-class StopRequest:
-    """A request to stop the host: why, the caller's shorter timeout, who waits in stop()."""
-
-    reason: str
-    timeout: float | None = None
 
 
 @final
@@ -48,17 +36,11 @@ class HostApplicationLifetime:
     error in the shutdown report. Neither keeps the host from going on.
     """
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, channel: StopChannel | None = None) -> None:
         self._started = CancellationTokenSource(clock)
         self._stopping = CancellationTokenSource(clock)
         self._stopped = CancellationTokenSource(clock)
-        self._requests: queue.SimpleQueue[StopRequest] = queue.SimpleQueue()
-        self._requested = False  # set (never cleared) by the first request; no lock
-        self._stop_reason: str | None = None  # written by the host's control thread only
-        self._on_request: Callable[[], None] | None = None  # the host's wake-up; set at start
-        self._when_stopping: list[Callable[[], None]] = []  # threadhost's own, quick, inline
-        self._when_stopped: list[Callable[[], None]] = []  # threadhost's own, after the stop
-        self._announced = False  # _when_stopping hooks have run; control thread only
+        self._channel = channel if channel is not None else StopChannel()
 
     @property
     def application_started(self) -> CancellationToken:
@@ -78,12 +60,12 @@ class HostApplicationLifetime:
     @property
     def stop_reason(self) -> str | None:
         """What began the stop, in words, once the stop has begun; None until then."""
-        return self._stop_reason
+        return self._channel.reason
 
     @property
     def stop_requested(self) -> bool:
         """True as soon as any stop was requested (before the stop begins)."""
-        return self._requested
+        return self._channel.requested
 
     def stop_application(self) -> None:
         """Request a graceful stop of the host; returns at once, without waiting for it.
@@ -92,39 +74,14 @@ class HostApplicationLifetime:
         blocks and takes no lock that any other code holds. Idempotent: the first request's
         reason is the stop's reason. The host carries out the stop on its own.
         """
-        self.request_stop(f"stop_application() called from thread "
-                          f"{threading.current_thread().name!r}")
-
-    def request_stop(self, reason: str) -> None:
-        """Request a stop for ``reason`` (threadhost's own requests; see ``stop_application``)."""
-        self.submit(StopRequest(reason))
-
-    def submit(self, request: StopRequest) -> None:
-        """Hand ``request`` to the host (internal). Lock-free, never blocks."""
-        self._requested = True
-        wake = self._on_request
-        if wake is not None:
-            wake()
-        self._requests.put(request)
+        self._channel.request(f"stop_application() called from thread "
+                              f"{threading.current_thread().name!r}")
 
     def _fire_started(self) -> None:
         cancel_logging(self._started, "application_started")
 
-    def _run_when_stopping(self) -> None:
-        """threadhost's own stopping hooks (STOPPING=1, "Application is shutting down..."),
-        once: the host runs them as the stop begins, before the drain (SPEC §10); firing
-        ``application_stopping`` runs them first if nobody did. Control thread only."""
-        if self._announced:
-            return
-        self._announced = True
-        for hook in list(self._when_stopping):
-            try:
-                hook()
-            except Exception as exc:
-                log.callback_failed("application_stopping", exc)
-
     def _fire_stopping(self) -> None:
-        self._run_when_stopping()
+        self._channel.run_stopping()  # threadhost's own notices first, if nobody ran them
         _cancel_raising(self._stopping)
 
     def _fire_stopped(self) -> None:
@@ -134,19 +91,12 @@ class HostApplicationLifetime:
         """Fire ``application_stopping`` if no callback is registered on it (True), else
         change nothing but threadhost's own stopping hooks (False): the host's inline check,
         atomic, so no user callback can run on its control thread."""
-        self._run_when_stopping()
+        self._channel.run_stopping()
         return self._stopping._cancel_quietly()
 
     def _fire_stopped_quietly(self) -> bool:
         """``_fire_stopping_quietly`` for ``application_stopped``."""
         return self._stopped._cancel_quietly()
-
-    def _run_when_stopped(self) -> None:
-        for hook in list(self._when_stopped):
-            try:
-                hook()
-            except Exception as exc:
-                log.callback_failed("application_stopped", exc)
 
 
 def _cancel_raising(source: CancellationTokenSource) -> None:

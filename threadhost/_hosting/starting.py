@@ -51,7 +51,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
     """Make the start plan's calls: the failure, ``DONE``, or ``ABORTED`` (a stop came
     first)."""
     def go_on(name: str | None) -> bool:
-        if core.app.stop_requested:
+        if core.channel.requested:
             return False
         if token.is_cancellation_requested:
             assert limit is not None
@@ -73,7 +73,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
         if isinstance(entries, StartFailure):
             return entries
         concurrent = core.options.services_start_concurrently
-        app, clock = core.app, core.clock
+        channel, clock = core.channel, core.clock
         memo: dict[type, bool] = {}
         lifecycle = [e for e in entries if is_lifecycle(e.service, memo)]
         lifecycle_names = frozenset(e.name for e in lifecycle)
@@ -95,7 +95,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
             calls = [_call_for(core, e, phase.name, token) for e in chosen]
             core._start_calls = calls  # the one(s) under way: begun and not done
             if concurrent and phase.concurrent and len(calls) > 1:  # one group, side by side
-                if (app.stop_requested or token.is_cancellation_requested) and (
+                if (channel.requested or token.is_cancellation_requested) and (
                         not go_on(calls[0].name)):
                     return ABORTED
                 for e in chosen:
@@ -112,7 +112,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                     return StartFailure(failed)
                 continue
             for call, entry in zip(calls, chosen, strict=True):
-                if (app.stop_requested or token.is_cancellation_requested) and (
+                if (channel.requested or token.is_cancellation_requested) and (
                         not go_on(call.name)):
                     return ABORTED
                 entry.slot.move(ServiceState.STARTING)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from threadhost import _log_messages as log
-from threadhost._hosting.lifetime import HostApplicationLifetime
+from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.options import BackgroundServiceExceptionBehavior, HostOptions
 from threadhost._hosting.registry import ServiceSlot
 from threadhost._hosting.restart import RestartMode
@@ -32,12 +32,12 @@ class Supervisor:
     """One host's restart decisions. Thread-safe: each call is about one slot, whose runs never
     overlap, and touches shared state only through the lock-free stop request."""
 
-    def __init__(self, clock: Clock, options: HostOptions, app: HostApplicationLifetime,
+    def __init__(self, clock: Clock, options: HostOptions, channel: StopChannel,
                  stopping: CancellationToken,
                  record_error: Callable[[ServiceSlot, BaseException], None]) -> None:
         self._clock = clock
         self._options = options
-        self._app = app
+        self._channel = channel
         self._stopping = stopping
         self._record_error = record_error
 
@@ -51,7 +51,7 @@ class Supervisor:
         policy = slot.restart or self._options.restart
         wanted = policy.mode is RestartMode.ALWAYS or (
             error is not None and policy.mode is RestartMode.ON_FAILURE)
-        stopping = stop_requested or self._app.stop_requested or (
+        stopping = stop_requested or self._channel.requested or (
             self._stopping.is_cancellation_requested)
         if not wanted or stopping or slot.rerun is None:
             if error is None:
@@ -82,4 +82,4 @@ class Supervisor:
             return
         self._record_error(slot, error)
         log.crash_stops_host(slot.name)
-        self._app.request_stop(f"service {slot.name!r} crashed: {error!r}")
+        self._channel.request(f"service {slot.name!r} crashed: {error!r}")

@@ -3,8 +3,8 @@
 ``HealthEndpoint`` is a hosted service that the builder registers *first*
 (``use_health_endpoint`` / ``Health:Port``), so it listens before any other service starts. It
 binds in ``starting`` (the first hook of the start plan; a port in use fails the start with
-``HostStartupError`` naming the address) and closes from the lifetime's ``_when_stopped`` hook,
-which the host runs after the whole stop plan: probes keep answering while the services stop
+``HostStartupError`` naming the address) and closes from the host's ``StopChannel.on_stopped``
+hook, which the host runs after the whole stop plan: probes keep answering while the services stop
 (``/readyz`` says 503 from the moment a stop is requested), and a start that fails before this
 service's ``start`` returned still closes it.
 
@@ -16,9 +16,10 @@ may wait up to 1 s for custom checks; each connection is dropped after ``REQUEST
 seconds of silence. The accept loop waits on the listening socket and a wake-up socket pair, so
 closing is immediate (``serve_forever`` would poll, and its ``shutdown()`` waits out a poll
 interval). At close, connections still open are shut down and their threads get
-``CLOSE_LIMIT`` real seconds to end; a thread still in a health check after that is a daemon
-and ends by itself within the check limit. HTTP/1.0, one request per connection: probes do not
-reuse connections, and it keeps the close bounded.
+``CLOSE_LIMIT`` real seconds to end, and never more than the stop's budget leaves (its grace):
+the close is a wait of the stop like any other. A thread still in a health check after that
+is a daemon and ends by itself within the check limit. HTTP/1.0, one request per connection:
+probes do not reuse connections, and it keeps the close bounded.
 
 Rejected: a single-threaded server (one silent client blocks every probe: a liveness failure
 caused by the prober); ``serve_forever`` + ``shutdown()`` (a polling loop, and a stop that waits
@@ -42,8 +43,9 @@ from typing import TYPE_CHECKING, Any, final
 from urllib.parse import urlsplit
 
 from threadhost import _log_messages as log
+from threadhost._hosting.channel import StopChannel
+from threadhost._hosting.deadline import Deadline
 from threadhost._hosting.hosted_service import HostedLifecycleService
-from threadhost._hosting.lifetime import HostApplicationLifetime
 from threadhost._ops.health import HealthMonitor, HealthStatus
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource
 from threadhost._time.clock import SYSTEM_CLOCK
@@ -139,9 +141,9 @@ class _Server(http.server.ThreadingHTTPServer):
         if not isinstance(exc, ConnectionError | TimeoutError):
             log.health_request_failed(_client(client_address), exc)
 
-    def close(self) -> None:
-        """Stop accepting, shut open connections, wait ``CLOSE_LIMIT`` for their threads.
-        Idempotent; any thread but the server's own."""
+    def close(self, limit: float = CLOSE_LIMIT) -> None:
+        """Stop accepting, shut open connections, wait ``limit`` real seconds at most for their
+        threads. Idempotent; any thread but the server's own."""
         with self._lock:
             if self._closing:
                 return
@@ -156,7 +158,7 @@ class _Server(http.server.ThreadingHTTPServer):
         for conn in still_open:
             with contextlib.suppress(OSError):  # already closed by its thread
                 conn.shutdown(socket.SHUT_RDWR)
-        self._idle.token.wait(CLOSE_LIMIT)
+        self._idle.token.wait(limit)
         self._wake_r.close()
         self._wake_w.close()
 
@@ -241,13 +243,14 @@ class HealthEndpoint(HostedLifecycleService):
 
     ``starting`` binds and starts serving (on the host's starting thread; raises
     OSError naming the address when it cannot listen, which fails the start); the server is
-    closed by the lifetime's ``_when_stopped`` hook, after every other service has stopped.
+    closed by the host's ``StopChannel.on_stopped`` hook, after every other service has stopped,
+    within the stop's budget.
     """
 
-    def __init__(self, monitor: HealthMonitor, app: HostApplicationLifetime, host: str,
+    def __init__(self, monitor: HealthMonitor, channel: StopChannel, host: str,
                  port: int, metrics: MetricsRenderer | None) -> None:
         self._monitor = monitor
-        self._app = app
+        self._channel = channel
         self._address = (host, port)
         self._metrics = metrics
         self._server: _Server | None = None
@@ -268,7 +271,7 @@ class HealthEndpoint(HostedLifecycleService):
             raise OSError(exc.errno, f"the health endpoint cannot listen on "
                                      f"http://{host}:{port}: {exc.strerror or exc}") from exc
         self._server = server
-        self._app._when_stopped.append(self.close)
+        self._channel.on_stopped(self._close_within)
         server.open()
         bound = self.address
         assert bound is not None
@@ -281,12 +284,17 @@ class HealthEndpoint(HostedLifecycleService):
     def stop(self, cancellation_token: CancellationToken) -> None:
         """Nothing: the server closes after the whole stop (see the module notes)."""
 
-    def close(self) -> None:
-        """Close the server (idempotent; any thread but the server's)."""
+    def close(self, limit: float = CLOSE_LIMIT) -> None:
+        """Close the server, waiting at most ``limit`` real seconds for open connections'
+        threads (idempotent; any thread but the server's)."""
         server = self._server
         if server is not None:
-            server.close()
+            server.close(limit)
             log.health_endpoint_stopped(*self._address)
+
+    def _close_within(self, budget: Deadline) -> None:
+        """``on_stopped``: the close, within what the stop's budget leaves."""
+        self.close(min(CLOSE_LIMIT, budget.grace_left()))
 
     def __repr__(self) -> str:
         return f"<HealthEndpoint http://{self._address[0]}:{self._address[1]}>"

@@ -3,7 +3,7 @@
 Signals reach it through the process-wide bridge (``_signals``): the handler takes no lock and
 waits for nothing, the C-level wakeup fd carries the signal to the watcher thread
 ``threadhost:signals`` whichever thread the kernel picked, and the watcher calls this lifetime,
-which only hands a request over (``HostApplicationLifetime.request_stop``, lock-free). The
+which only hands a request over (``StopChannel.request``, lock-free). The
 rules, measured in real time because they are about what the operating system and supervisors
 do:
 
@@ -33,6 +33,7 @@ import threading
 from typing import final
 
 from threadhost import _log_messages as log
+from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.environment import HostEnvironment
 from threadhost._hosting.lifetime import _INLINE, HostApplicationLifetime, HostLifetime
 from threadhost._hosting.options import ConsoleLifetimeOptions
@@ -59,8 +60,10 @@ class ConsoleLifetime(HostLifetime):
     """
 
     def __init__(self, application_lifetime: HostApplicationLifetime,
-                 environment: HostEnvironment, options: ConsoleLifetimeOptions) -> None:
+                 environment: HostEnvironment, options: ConsoleLifetimeOptions,
+                 channel: StopChannel) -> None:
         self._app = application_lifetime
+        self._channel = channel
         self._environment = environment
         self._options = options
         self._first: float | None = None  # real time of the first signal; watcher thread only
@@ -72,10 +75,10 @@ class ConsoleLifetime(HostLifetime):
             self._app.application_started.register(
                 lambda: log.application_started(self._environment.environment_name,
                                                 self._environment.content_root_path))
-            self._app._when_stopping.append(log.application_stopping)
+            self._channel.on_stopping(log.application_stopping)
         if BRIDGE.subscribe(self._on_signal):
             self._listening = True
-            self._app._when_stopped.append(self._stop_listening)
+            self._channel.on_stopped(lambda _budget: self._stop_listening())
 
     def stop(self, cancellation_token: CancellationToken) -> None:
         """Nothing to do here: the watcher listens until the stop is over (a second signal
@@ -101,7 +104,7 @@ class ConsoleLifetime(HostLifetime):
         if self._first is None:
             self._first = now
             log.signal_received(name)
-            self._app.request_stop(f"signal {name}")
+            self._channel.request(f"signal {name}")
         elif now - self._first < REPEAT_WINDOW:
             log.signal_repeated(name, REPEAT_WINDOW)
         elif signum in _FORCE_ON_REPEAT:

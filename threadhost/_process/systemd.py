@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, final
 
 from threadhost import _log_messages as log
 from threadhost._hosting.background_service import BackgroundService
+from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.deadline import is_unbounded
 from threadhost._hosting.hosted_service import HostedService
 from threadhost._hosting.lifetime import HostApplicationLifetime
@@ -79,17 +80,18 @@ class _SystemdLifecycle(HostedService):
     """Sends READY=1 when the application has started and STOPPING=1 when it stops."""
 
     def __init__(self, notifier: SystemdNotifier, lifetime: HostApplicationLifetime,
-                 options: HostOptions) -> None:
+                 options: HostOptions, channel: StopChannel) -> None:
         self._notifier = notifier
         self._lifetime = lifetime
         self._options = options
+        self._channel = channel
 
     def start(self, cancellation_token: CancellationToken) -> None:
         self._lifetime.application_started.register(
             lambda: self._notifier.notify("READY=1", "STATUS=Running"))
         # threadhost's own quick hook, not a user callback: the host runs it on its control
         # thread as the stop begins (before the drain).
-        self._lifetime._when_stopping.append(self._stopping)
+        self._channel.on_stopping(self._stopping)
 
     def _stopping(self) -> None:
         lines = ["STOPPING=1", f"STATUS=Stopping: {self._lifetime.stop_reason or 'requested'}"]

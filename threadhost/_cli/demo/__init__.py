@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import threadhost as th
 from threadhost._config.configuration import load_json_file
+from threadhost._hosting.channel import StopChannel
 
 log = logging.getLogger("threadhost.demo")
 
@@ -238,7 +239,8 @@ def run_demo(args: Sequence[str], *, json_logs: bool = False,
     if duration is not None:
         lifetime = host.services.get(th.HostApplicationLifetime)
         timer = th.CancellationTokenSource(host.services.get(th.Clock))  # type: ignore[type-abstract]
-        timer.token.register(lambda: lifetime.request_stop(f"--duration of {duration}s elapsed"))
+        channel = host.services.get(StopChannel)
+        timer.token.register(lambda: channel.request(f"--duration of {duration}s elapsed"))
         lifetime.application_started.register(lambda: timer.cancel_after(duration))
     db = host.services.get(OrdersDb)
     host.services.get(th.HostApplicationLifetime).application_started.register(
