@@ -2,18 +2,17 @@
 
 It holds the host's one lifecycle state (``HostState``, moved only through
 ``HOST_TRANSITIONS``, under one lock), the registry of service slots, and the control thread
-``threadhost:host``, which takes stop requests off the lifetime's queue and carries out the stop
-(``_stopping``). Start runs on the thread calling ``Host.start()``.
+``threadhost:host``, which takes stop requests off the host's ``StopChannel`` and carries out
+the stop (``stopping.perform_stop``, its steps in order). Start runs on the thread calling
+``Host.start()`` (``starting.run_start``).
 
 Threads and who does what:
 
 * the starting thread runs ``START_PLAN`` and, between calls, asks whether a stop has begun;
   when it is done (or has given up) it cancels ``start_yielded``;
 * the control thread waits for the first lock-free stop request (``stop_application()``, a
-  signal, a crash); if it moves the state to STOPPING it cancels the start token if a start is
-  under way, waits (under the deadline) for the start to yield, takes the list of started
-  services, runs ``STOP_PLAN``, and publishes the report in the same step as the move to
-  STOPPED;
+  signal, a crash); if it moves the state to STOPPING it carries out the stop and publishes
+  the report in the same step as the move to STOPPED, whatever the stop met (``_carry_out``);
 * a caller of ``Host.stop()`` that moves the state to STOPPING carries out the same stop on
   its own thread (then wakes the control thread, which ends); a later caller waits for the
   report: every caller gets the same one. A caller that is itself a service thread is detached
@@ -55,7 +54,7 @@ from threadhost._hosting.states import (
     Next,
     ServiceState,
 )
-from threadhost._hosting.stopping import Account, Entry, carry_out, report, stop_groups
+from threadhost._hosting.stopping import Account, Entry, perform_stop
 from threadhost._hosting.supervisor import Supervisor
 from threadhost._time.cancellation import CancellationTokenSource
 from threadhost._time.clock import Clock
@@ -352,7 +351,7 @@ class HostCore:
         publish = publish or self._publish
         began = self.clock.monotonic()
         try:
-            result = self._perform_stop(request, was_starting)
+            result = perform_stop(self, request, was_starting)
         except BaseException as exc:
             self._stop_begun.cancel()
             with self._lock:
@@ -368,36 +367,7 @@ class HostCore:
             self.report = result
         self._published.cancel()
 
-    def _perform_stop(self, request: StopRequest, was_starting: bool) -> ShutdownReport:
-        """The stop, in order; one line a step (as .NET's ``StopAsync``). Every wait of every
-        step goes through ``budget``, the stop's one deadline and its grace:
-
-        1. the budget: ``shutdown_timeout`` (or the caller's shorter timeout) from now;
-        2. the stop begins: the reason logged, threadhost's own notices (``STOPPING=1``...);
-        3. the drain: ``shutdown_delay`` on the host's clock (not for a stop during start);
-        4. the start yields (its token cancelled); a start call still running is a straggler;
-        5. the services whose start returned are taken, and are STOPPING;
-        6. ``STOP_PLAN``: application_stopping, stopping, stop, stopped, HostLifetime.stop,
-           application_stopped (``_plan.run_stop``);
-        7. every service not asked by its stop is asked, then its threads settle;
-        8. the ``on_stopped`` notices (probe endpoint, signal watcher, logging put back);
-        9. the report, from the calls and the slots; every service is STOPPED.
-        """
-        budget = Deadline(self.clock, min(self.options.shutdown_timeout,
-                                          math.inf if request.timeout is None
-                                          else request.timeout))
-        account = self._begin(request)
-        if not was_starting:
-            self._drain(budget)
-        account.stragglers += self._yield_start(budget, was_starting)
-        entries, failed = self._take_started(account)
-        groups = stop_groups(entries, self.lifetime, self.app, budget,
-                             concurrent=self.options.services_stop_concurrently)
-        carry_out(entries, groups, budget, self.clock, failed_starts=failed)
-        self.channel.run_stopped(budget)
-        return self._finish(account, entries, groups, budget, failed)
-
-    def _begin(self, request: StopRequest) -> Account:
+    def begin_stop(self, request: StopRequest) -> Account:
         """Step 2: the stop has begun (readiness went False at the request already)."""
         self.channel.reason = request.reason
         log.stopping(request.reason)
@@ -405,7 +375,7 @@ class HostCore:
         self.channel.run_stopping()
         return Account(request.reason, self.clock.monotonic(), [], [])
 
-    def _yield_start(self, budget: Deadline, was_starting: bool) -> list[Straggler]:
+    def yield_start(self, budget: Deadline, was_starting: bool) -> list[Straggler]:
         """Step 4: cancel a start under way and wait (within the budget) for it to yield;
         even once RUNNING, ``start()`` may still run ``application_started`` callbacks."""
         if was_starting and self._start_token is not None:
@@ -421,7 +391,7 @@ class HostCore:
                 stragglers.append(Straggler(call.name, stack, call.thread.name, call.phase))
         return stragglers
 
-    def _take_started(self, account: Account) -> tuple[list[Entry], list[Entry]]:
+    def take_started(self, account: Account) -> tuple[list[Entry], list[Entry]]:
         """Step 5: the services to stop, and those whose start failed (asked, not stopped)."""
         with self._lock:
             self._taken = True  # before the copy: see record_started
@@ -433,30 +403,10 @@ class HostCore:
             entry.slot.move(ServiceState.STOPPING)
         return entries, failed
 
-    def _finish(self, account: Account, entries: list[Entry], groups: list[list[Call]],
-                budget: Deadline, failed: list[Entry]) -> ShutdownReport:
-        """Step 9: the report; each service STOPPED, with the time its stop took."""
+    def errors_while_stopping(self) -> list[ServiceError]:
+        """Step 9: the errors recorded since ``take_started`` (crashes during the stop)."""
         with self._lock:
-            account.errors.extend(self._errors[self._errors_taken:])  # crashes while stopping
-        result = report(account, entries, groups, budget, self.clock, failed_starts=failed)
-        for entry in entries:
-            entry.slot.move(ServiceState.STOPPED)
-            entry.slot.stop_duration = result.timings.get(entry.name)
-        log.stopped(result.elapsed, result.clean)
-        return result
-
-    def _drain(self, deadline: Deadline) -> None:
-        """Wait ``shutdown_delay`` on the host's clock (no longer than the deadline leaves:
-        a ``Host.stop(timeout)`` may be shorter). Control thread; the signal watcher stays
-        independent, so a second signal during the drain still ends the process."""
-        delay = self.options.shutdown_delay
-        if delay <= 0:
-            return
-        remaining = deadline.remaining()
-        if remaining is not None:
-            delay = min(delay, remaining)
-        log.draining(delay)
-        self.clock.wait(None, delay)
+            return self._errors[self._errors_taken:]
 
     def join_control(self) -> None:
         control = self._control

@@ -1,6 +1,7 @@
-"""Carrying out one stop: the stop plan's calls, the wait for service threads, the report.
+"""Carrying out one stop: its steps (``perform_stop``), the stop plan's calls, the wait for
+service threads, the report.
 
-Runs on the host's control thread (``_control``). The calls come from ``STOP_PLAN`` (``_plan``)
+Runs on the thread carrying out the stop (``core``). The calls come from ``STOP_PLAN`` (``_plan``)
 over the services that had started, so the order lives in one place. After the calls, every
 service thread still running gets what is left of the deadline, then of the grace (real time),
 to end; what still runs then is a straggler. The report is built from the calls and the slots,
@@ -10,8 +11,10 @@ never from attributes of the services.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from threadhost import _log_messages as log
 from threadhost._hosting.background_service import prepare_stop
@@ -27,7 +30,12 @@ from threadhost._hosting.report import (
     UnfinishedWork,
     capture_stack,
 )
+from threadhost._hosting.states import ServiceState
 from threadhost._time.clock import Clock
+
+if TYPE_CHECKING:
+    from threadhost._hosting.channel import StopRequest
+    from threadhost._hosting.core import HostCore
 
 
 @dataclass(slots=True, eq=False)
@@ -207,3 +215,57 @@ def report(account: Account, entries: Sequence[Entry], groups: Sequence[Sequence
         timings=timings,
         elapsed=clock.monotonic() - account.began,
     )
+
+
+def perform_stop(core: HostCore, request: StopRequest, was_starting: bool) -> ShutdownReport:
+    """The stop, in order; one line a step (as .NET's ``StopAsync``). Every wait of every
+    step goes through ``budget``, the stop's one deadline and its grace:
+
+    1. the budget: ``shutdown_timeout`` (or the caller's shorter timeout) from now;
+    2. the stop begins: the reason logged, threadhost's own notices (``STOPPING=1``...);
+    3. the drain: ``shutdown_delay`` on the host's clock (not for a stop during start);
+    4. the start yields (its token cancelled); a start call still running is a straggler;
+    5. the services whose start returned are taken, and are STOPPING;
+    6. ``STOP_PLAN``: application_stopping, stopping, stop, stopped, HostLifetime.stop,
+       application_stopped (``_plan.run_stop``);
+    7. every service not asked by its stop is asked, then its threads settle;
+    8. the ``on_stopped`` notices (probe endpoint, signal watcher, logging put back);
+    9. the report, from the calls and the slots; every service is STOPPED.
+    """
+    budget = Deadline(core.clock, min(core.options.shutdown_timeout,
+                                      math.inf if request.timeout is None
+                                      else request.timeout))
+    account = core.begin_stop(request)
+    if not was_starting:
+        _drain(core, budget)
+    account.stragglers += core.yield_start(budget, was_starting)
+    entries, failed = core.take_started(account)
+    groups = stop_groups(entries, core.lifetime, core.app, budget,
+                         concurrent=core.options.services_stop_concurrently)
+    carry_out(entries, groups, budget, core.clock, failed_starts=failed)
+    core.channel.run_stopped(budget)
+    return _finish(core, account, entries, groups, budget, failed=failed)
+
+def _finish(core: HostCore, account: Account, entries: list[Entry], groups: list[list[Call]],
+            budget: Deadline, *, failed: list[Entry]) -> ShutdownReport:
+    """Step 9: the report; each service STOPPED, with the time its stop took."""
+    account.errors.extend(core.errors_while_stopping())
+    result = report(account, entries, groups, budget, core.clock, failed_starts=failed)
+    for entry in entries:
+        entry.slot.move(ServiceState.STOPPED)
+        entry.slot.stop_duration = result.timings.get(entry.name)
+    log.stopped(result.elapsed, result.clean)
+    return result
+
+def _drain(core: HostCore, deadline: Deadline) -> None:
+    """Wait ``shutdown_delay`` on the host's clock (no longer than the deadline leaves:
+    a ``Host.stop(timeout)`` may be shorter). Control thread; the signal watcher stays
+    independent, so a second signal during the drain still ends the process."""
+    delay = core.options.shutdown_delay
+    if delay <= 0:
+        return
+    remaining = deadline.remaining()
+    if remaining is not None:
+        delay = min(delay, remaining)
+    log.draining(delay)
+    core.clock.wait(None, delay)
