@@ -299,3 +299,28 @@ def test_a_startup_timeout_leaves_no_timer_thread_once_the_host_stopped() -> Non
         if thread.name == "threadhost:timer":
             thread.join(WAIT)
             assert not thread.is_alive(), "threadhost:timer outlived the stop"
+
+
+def test_a_start_and_stop_wrapped_on_the_base_class_are_the_ones_the_host_calls(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A tracing library wraps BackgroundService.start/stop on the class itself.
+    calls: list[str] = []
+    real_start, real_stop = th.BackgroundService.start, th.BackgroundService.stop
+
+    def traced_start(self: th.BackgroundService, token: th.CancellationToken) -> None:
+        calls.append("start")
+        real_start(self, token)
+
+    def traced_stop(self: th.BackgroundService, token: th.CancellationToken) -> None:
+        calls.append("stop")
+        real_stop(self, token)
+
+    monkeypatch.setattr(th.BackgroundService, "start", traced_start)
+    monkeypatch.setattr(th.BackgroundService, "stop", traced_stop)
+    waiter = Waiter()
+    host = make_builder(waiter).build()
+    host.start()
+    report = host.stop()
+    host.close()
+    assert calls == ["start", "stop"]
+    assert report.clean and waiter.cleanups == 1
