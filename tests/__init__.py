@@ -1,0 +1,1 @@
+"""threadhost's tests; each package mirrors one of threadhost's."""

@@ -1,0 +1,1 @@
+"""Tests of threadhost._leases."""
