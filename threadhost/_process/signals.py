@@ -13,8 +13,8 @@ signal number to the *wakeup fd* (``signal.set_wakeup_fd``). So the bridge sets 
 wakeup fd and a watcher thread, ``threadhost:signals``, reads signal numbers from it and hands
 them to the listeners (each ``ConsoleLifetime`` that is running). The Python handler itself
 does nothing while a listener is there; it exists so that the signal's default action (ending
-the process) does not happen. No thread blocks any signal, so children inherit the default
-mask. Nothing in the handler or the C path takes a lock.
+the process) does not happen. No thread blocks any signal for longer than a ``fork``, so
+children inherit the default mask. Nothing in the handler or the C path takes a lock.
 
 The wakeup fd is one per process and the application may own it (asyncio sets one): the bridge
 keeps the previous one, forwards every byte it reads to it, and puts it back when the last
@@ -22,8 +22,24 @@ user is gone. Handlers are shared the same way: the first user installs them, th
 previous ones back, so two hosts on one main thread, stopped in any order, leave the process
 as it was. After a listener is gone, a signal goes to the previous handler.
 
-A forked child must not inherit any of this (its watcher thread does not exist there): an
-``os.register_at_fork`` hook puts the previous handlers and wakeup fd back in the child.
+Signals have an owner:
+
+* the watcher's own messages (its end) go through a pipe of its own, never through the signal
+  pipe, so no watcher can take another's (two hosts one after another on the main thread);
+* the pipe is the account of which signals are still to be handled: the watcher consumes
+  what it hands to a listener, and the Python handler, when no host listens, consumes what is
+  still there and hands it to the previous handler. A signal is therefore acted on once: a late
+  Python handler (the main thread was asleep while the watcher handled its signal) finds its
+  byte gone and does nothing, and no byte is left over to stop the next host. (Counting the
+  signals on both sides drifted: CPython runs the Python handler once for several signals of
+  one number that arrive together, while the pipe carries a byte each, and the drift
+  swallowed a later signal.) A byte the watcher reads as the last listener leaves is put
+  back for the Python handler;
+* a forked child: the stop signals are blocked in the forking thread around ``fork``
+  (``os.register_at_fork``); the child puts back the handlers and wakeup fd it had before
+  threadhost, *then* unblocks them, so a signal sent to the child in any window after the fork
+  is the child's alone (its C handler could otherwise write it into the parent's pipe) and
+  ends it as it would without threadhost.
 
 Rejected: blocking the stop signals in every thread threadhost starts, so the kernel must pick
 the main thread (children inherited the blocked mask: ``terminate()`` did nothing; and a signal
@@ -36,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import threading
 from collections.abc import Callable
@@ -46,15 +63,55 @@ from threadhost import _log_messages as log
 
 STOP_SIGNALS: tuple[int, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT") if hasattr(signal, name))
-_END = 0  # the byte that tells the watcher to look whether it should end (no signal is 0)
 
 Listener = Callable[[int], None]
 
 
 @final
+class _Watcher:
+    """One watcher thread, ``threadhost:signals``, and the private pipe that ends it."""
+
+    def __init__(self, bridge: SignalBridge, signal_fd: int) -> None:
+        self._bridge = bridge
+        self._signal_fd = signal_fd
+        self._stop_r, self._stop_w = os.pipe()
+        self.thread = threading.Thread(target=self._run, name="threadhost:signals", daemon=True)
+
+    def end(self) -> None:
+        """Ask this watcher (and no other) to end. Once; any thread; never blocks."""
+        with contextlib.suppress(OSError):  # (a watcher that already ended closed its end)
+            os.write(self._stop_w, b"x")
+        with contextlib.suppress(OSError):
+            os.close(self._stop_w)
+
+    def _run(self) -> None:
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self._signal_fd, selectors.EVENT_READ, "signal")
+                selector.register(self._stop_r, selectors.EVENT_READ, "stop")
+                while True:
+                    ready = {key.data for key, _ in selector.select()}
+                    if "stop" in ready:
+                        return
+                    try:
+                        data = os.read(self._signal_fd, 512)
+                    except BlockingIOError:
+                        continue  # another reader (a starting host's drain) took it
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    for signum in data:
+                        self._bridge._deliver(signum)
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self._stop_r)
+
+
+@final
 class SignalBridge:
     """See the module notes. One per process (``BRIDGE``). Thread-safe; the handler takes no
-    lock (it only reads ``_listeners``, a tuple replaced whole)."""
+    lock (it only reads ``_listeners``, a tuple replaced whole, and one flag per signal)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # never taken by the signal handler
@@ -63,11 +120,8 @@ class SignalBridge:
         self._previous_fd = -1  # guarded by _lock
         self._pipe: tuple[int, int] | None = None  # guarded by _lock
         self._listeners: tuple[Listener, ...] = ()  # replaced whole under _lock
-        self._watcher: threading.Thread | None = None  # guarded by _lock
-        # Per signal number: how many the watcher handed to listeners (watcher writes), and how
-        # many the Python handler let pass as already handled (handler writes). See _on_signal.
-        self._dispatched = [0] * signal.NSIG
-        self._absorbed = [0] * signal.NSIG
+        self._watcher: _Watcher | None = None  # guarded by _lock
+        self._fork = threading.local()  # .mask: the forking thread's mask around a fork
 
     def subscribe(self, listener: Listener) -> bool:
         """Install the handlers (if first) and start delivering stop signals to ``listener``
@@ -77,18 +131,18 @@ class SignalBridge:
         with self._lock:
             if self._installs == 0:
                 read, write = os.pipe()
+                os.set_blocking(read, False)
                 os.set_blocking(write, False)
                 self._pipe = (read, write)
                 self._previous_fd = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
                 for signum in STOP_SIGNALS:
                     self._previous[signum] = signal.signal(signum, self._on_signal)
             self._installs += 1
+            assert self._pipe is not None
             self._listeners = (*self._listeners, listener)
             if self._watcher is None:
-                assert self._pipe is not None
-                self._watcher = threading.Thread(target=self._watch, args=(self._pipe[0],),
-                                                 name="threadhost:signals", daemon=True)
-                self._watcher.start()
+                self._watcher = _Watcher(self, self._pipe[0])
+                self._watcher.thread.start()
         return True
 
     def unlisten(self, listener: Listener) -> None:
@@ -101,11 +155,9 @@ class SignalBridge:
             watcher = self._watcher if not self._listeners else None
             if watcher is not None:
                 self._watcher = None
-                assert self._pipe is not None
-                with contextlib.suppress(OSError):
-                    os.write(self._pipe[1], bytes([_END]))
-        if watcher is not None and watcher is not threading.current_thread():
-            watcher.join()
+                watcher.end()
+        if watcher is not None and watcher.thread is not threading.current_thread():
+            watcher.thread.join()
 
     def uninstall(self) -> None:
         """Release one installation (main thread only; elsewhere nothing is done). The last one
@@ -122,8 +174,6 @@ class SignalBridge:
 
     def _restore(self) -> None:
         # Under _lock, or in a forked child (one thread).
-        self._dispatched = [0] * signal.NSIG
-        self._absorbed = [0] * signal.NSIG
         for signum, previous in self._previous.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
                 signal.signal(signum, previous)
@@ -139,12 +189,28 @@ class SignalBridge:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # On the main thread between two bytecodes: no lock, no wait (module notes). The C
-        # handler has already written the signal to the pipe. The main thread may run this
-        # late (it may have slept in a wait until the stop the signal caused was over and the
-        # listener gone): a signal the watcher handed to a listener is not passed on again.
-        if self._listeners or self._dispatched[signum] > self._absorbed[signum]:
-            self._absorbed[signum] += 1
+        # handler wrote the signal to the pipe before this runs. While a host listens, the
+        # watcher hands it over. Otherwise what is still in the pipe is no host's: taken here
+        # and given to the previous handler, once per signal number (as CPython runs a handler
+        # once for signals of one number that came together). Nothing left: the watcher
+        # already handed this one over (this handler ran late).
+        if self._listeners:
             return
+        pipe = self._pipe
+        if pipe is None:
+            return
+        waiting: set[int] = set()
+        with contextlib.suppress(OSError):  # BlockingIOError: the pipe is empty
+            while data := os.read(pipe[0], 512):
+                waiting.update(data)
+        for number in sorted(waiting):
+            self._to_previous(number, frame)
+
+    def _to_previous(self, signum: int, frame: FrameType | None) -> None:
+        fd = self._previous_fd
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.write(fd, bytes([signum]))
         previous = self._previous.get(signum)
         if callable(previous):
             previous(signum, frame)
@@ -154,47 +220,60 @@ class SignalBridge:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
 
-    def _watch(self, read_fd: int) -> None:
-        while True:
-            try:
-                data = os.read(read_fd, 512)
-            except OSError:
-                return
-            if not data:
-                return
-            for signum in data:
-                if signum == _END:
-                    with self._lock:
-                        if self._watcher is not threading.current_thread():
-                            return
-                    continue
-                self._forward(signum)
-                listeners = self._listeners
-                if listeners:
-                    self._dispatched[signum] += 1
-                for listener in listeners:
-                    try:
-                        listener(signum)
-                    except Exception as exc:
-                        log.callback_failed("a signal listener", exc)
-
-    def _forward(self, signum: int) -> None:
+    def _deliver(self, signum: int) -> None:
+        """On the watcher: hand one signal to the listeners, forwarding it to the previous
+        wakeup fd first (the application's, if it had one). With no listener left (the last
+        one is leaving), the byte goes back into the pipe for the Python handler."""
+        listeners = self._listeners
+        if not listeners:
+            pipe = self._pipe
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    os.write(pipe[1], bytes([signum]))
+            return
         fd = self._previous_fd
         if fd >= 0:
             with contextlib.suppress(OSError):
                 os.write(fd, bytes([signum]))
+        for listener in listeners:
+            try:
+                listener(signum)
+            except Exception as exc:
+                log.callback_failed("a signal listener", exc)
+
+    # -- fork ------------------------------------------------------------------------------
+
+    def _before_fork(self) -> None:
+        # In the forking thread: the child inherits this mask, so a stop signal sent to it
+        # stays pending until it has put back its own handlers (_after_fork_in_child).
+        self._fork.mask = None
+        if self._installs:
+            self._fork.mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+    def _after_fork_in_parent(self) -> None:
+        mask = getattr(self._fork, "mask", None)
+        if mask is not None:
+            self._fork.mask = None
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def _after_fork_in_child(self) -> None:
-        # The child has one thread and no watcher: give it the process as it was before us.
+        # The child has one thread and no watcher: give it the process as it was before us,
+        # then let the signals sent to it meanwhile arrive (to those handlers).
         self._lock = threading.Lock()
         self._listeners = ()
         self._watcher = None
         if self._installs:
             self._installs = 0
             self._restore()
+        mask = getattr(self._fork, "mask", None)
+        if mask is not None:
+            self._fork.mask = None
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 BRIDGE = SignalBridge()
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=BRIDGE._after_fork_in_child)
+    os.register_at_fork(before=BRIDGE._before_fork,
+                        after_in_parent=BRIDGE._after_fork_in_parent,
+                        after_in_child=BRIDGE._after_fork_in_child)
