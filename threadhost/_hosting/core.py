@@ -326,7 +326,8 @@ class HostCore:
         # Whoever requests first makes the control thread a clock participant until it has
         # published (so autojump cannot move time in between). Non-blocking: signal-safe.
         control = self._control
-        if control is not None and self._busy.acquire(blocking=False):
+        if control is not None and self.report is None and control.is_alive() and (
+                self._busy.acquire(blocking=False)):
             self.clock.register_participant(control)
 
     def _control_main(self) -> None:

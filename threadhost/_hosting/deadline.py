@@ -164,8 +164,9 @@ class Deadline:
 
     def wait_within_grace(self, token: CancellationToken, *threads: threading.Thread) -> bool:
         """Wait (real time) for ``token`` for what is left of the grace; True if cancelled.
-        ``threads``: the threads whose progress the wait is for."""
-        return SYSTEM_CLOCK.wait(token, self.grace_left())
+        ``threads``: the threads whose progress the wait is for (under a ``FakeClock`` the
+        grace ends as soon as all of them wait on the clock: see ``Clock.wait_for``)."""
+        return self._clock.wait_for(token, threads, self.grace_left())
 
     def settle(self, threads: list[threading.Thread]) -> list[threading.Thread]:
         """Once the deadline has passed and every call is made or abandoned: join ``threads``

@@ -200,20 +200,34 @@ def run_start_group(calls: Sequence[Call], clock: Clock) -> list[Call]:
 
 
 class _Runner:
-    """A thread that makes the stop's user calls one group at a time, until abandoned."""
+    """A thread that makes the stop's user calls one group at a time, until abandoned.
+
+    It is a clock participant only while it makes a group (from ``submit`` until the stop
+    sees the group done, ``idle``): waiting for the next group it waits on a queue the clock
+    cannot see, and must not hold a ``FakeClock`` meanwhile (nor be called stalled). A runner
+    abandoned in a call stays a participant until that call returns and the thread ends."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._work: queue.SimpleQueue[tuple[Sequence[Call], CancellationTokenSource] | None] = (
             queue.SimpleQueue())
+        self._counted = False  # a participant now; the stop's thread only, then the runner's
         self.thread = threading.Thread(target=self._run, name="threadhost:stop", daemon=True)
-        clock.register_participant(self.thread)
         self.thread.start()
 
     def submit(self, calls: Sequence[Call]) -> CancellationTokenSource:
         done = CancellationTokenSource(self._clock)
+        if not self._counted:
+            self._counted = True
+            self._clock.register_participant(self.thread)
         self._work.put((calls, done))
         return done
+
+    def idle(self) -> None:
+        """The stop saw the group done: the runner no longer holds the clock."""
+        if self._counted:
+            self._counted = False
+            self._clock.unregister_participant(self.thread)
 
     def close(self) -> None:
         self._work.put(None)
@@ -225,7 +239,9 @@ class _Runner:
                 _run_group(calls, self._clock)
                 done.cancel()
         finally:
-            self._clock.unregister_participant(threading.current_thread())
+            if self._counted:  # abandoned in a call: it held the clock until now
+                self._counted = False
+                self._clock.unregister_participant(threading.current_thread())
 
 
 def _inline(group: Sequence[Call]) -> bool:
@@ -259,7 +275,9 @@ def run_stop(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock)
             done = runner.submit(group).token
             made = (deadline.wait_within_grace(done, runner.thread) if deadline.passed
                     else deadline.wait(done))
-            if not made:
+            if made:
+                runner.idle()
+            else:
                 # Left at once, still in this group: the next calls go to a fresh runner.
                 runner.close()  # (it ends after its call, if that ever returns)
                 abandoned.append((runner, done))

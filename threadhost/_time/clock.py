@@ -135,6 +135,20 @@ class Clock(abc.ABC):
     def unregister_participant(self, thread: threading.Thread) -> None:
         """Close one registration of ``thread`` (called on that thread, as its last act)."""
 
+    def wait_for(self, token: CancellationToken, threads: Iterable[threading.Thread],
+                 real_timeout: float) -> bool:
+        """Wait for ``token`` (True once cancelled) for at most ``real_timeout`` *real*
+        seconds, for the sake of ``threads`` (False if it was not cancelled).
+
+        For a stop's grace: the threads are those whose progress would cancel the token (a
+        runner making a call). A clock that knows its waiters (``FakeClock``) also ends the
+        wait as soon as every one of them still alive is blocked in a clock wait, has stalled
+        or ended (nothing can progress before time moves), and counts the caller as blocked
+        meanwhile, so moving time never waits for it. Here (the system clock): a plain
+        real-time wait. Any thread.
+        """
+        return SYSTEM_CLOCK.wait(token, real_timeout)
+
     def join_threads(self, threads: Iterable[threading.Thread], real_timeout: float
                      ) -> list[threading.Thread]:
         """Join ``threads`` for at most ``real_timeout`` *real* seconds; return those alive.

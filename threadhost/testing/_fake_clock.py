@@ -161,6 +161,8 @@ class FakeClock(Stepper, Clock):
         merely until its last unregistration: what it does after that (waking whoever joins
         it) happens before time moves.
         """
+        if thread.ident is not None and not thread.is_alive():
+            return  # it has ended: it can hold nothing (a late request woke no one)
         with self._lock:
             count = self._regs.get(thread, 0)
             self._regs[thread] = count + 1
@@ -182,11 +184,58 @@ class FakeClock(Stepper, Clock):
         real time), or the time is up. A thread this clock has never seen (never registered,
         never waited on it) is joined plainly.
         """
-        others = [t for t in threads if t is not threading.current_thread()]
+        me = threading.current_thread()
+        others = [t for t in threads if t is not me]
         end = None if no_timeout(real_timeout) else time.monotonic() + max(real_timeout, 0.0)
-        self._join_threads(others, end)
+        with self._lock, self._standing_by(me, "the threads it joins"):
+            self._join_threads_for(None, others, end)
+            unknown = [t for t in others if t not in self._watched and t not in self._regs
+                       and t not in self._ended]
+        for thread in unknown:  # never seen by the clock: joined plainly
+            thread.join(None if end is None else max(end - time.monotonic(), 0.0))
         with self._lock:  # (a thread whose end we heard may not have left is_alive() yet)
             return [t for t in others if t.is_alive() and t not in self._ended]
+
+    def wait_for(self, token: CancellationToken, threads: Iterable[threading.Thread],
+                 real_timeout: float) -> bool:
+        """Wait until ``token`` is cancelled (True), or every one of ``threads`` still alive
+        is blocked in a wait on this clock, has stalled or ended, or ``real_timeout`` real
+        seconds pass (False). The caller counts as blocked meanwhile: ``advance()`` and
+        autojump never wait for it (see ``Clock.wait_for``). Any thread."""
+        me = threading.current_thread()
+        others = [t for t in threads if t is not me]
+        end = None if no_timeout(real_timeout) else time.monotonic() + max(real_timeout, 0.0)
+        registration = token.register(self._poke)
+        try:
+            with self._lock, self._standing_by(me, "threads it waits for"):
+                return self._join_threads_for(token, others, end)
+        finally:
+            registration.unregister()
+
+    def _stand_by_for(self, token: CancellationToken, real_timeout: float) -> bool:
+        """Wait for ``token`` at most ``real_timeout`` real seconds (True once cancelled),
+        counting as blocked meanwhile, even inside ``hold()``: ``run_host`` waiting for the
+        stop it asked for must not hold the clock the stop needs."""
+        me = threading.current_thread()
+        end = time.monotonic() + real_timeout
+        registration = token.register(self._poke)
+        try:
+            with self._lock, self._standing_by(me, "the host's stop"):
+                while not token.is_cancellation_requested:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._join_waiters += 1
+                    try:
+                        self._joins_cv.wait(left)
+                    finally:
+                        self._join_waiters -= 1
+                return True
+        finally:
+            registration.unregister()
+
+    def _poke(self) -> None:
+        self._lock.post(None)  # never blocks: it may run on any thread (see _engine_lock)
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:

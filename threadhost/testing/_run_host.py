@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from threadhost._building.builder import HostApplicationBuilder
 from threadhost._building.host import Host
 from threadhost._hosting.report import ShutdownReport, capture_stack
+from threadhost._time.cancellation import CancellationTokenSource
 from threadhost._time.clock import Clock
 from threadhost._time.threads import start_thread
 
@@ -75,7 +76,7 @@ def _stop_within_limit(host: Host, clock: FakeClock) -> ShutdownReport:
     """``host.stop()`` on a helper thread, waited for at most STOP_LIMIT real seconds."""
     reports: list[ShutdownReport] = []
     errors: list[BaseException] = []
-    done = threading.Event()
+    done = CancellationTokenSource()  # (system clock: it is cancelled, never timed)
 
     def stop() -> None:
         try:
@@ -83,11 +84,11 @@ def _stop_within_limit(host: Host, clock: FakeClock) -> ShutdownReport:
         except BaseException as exc:  # handed to the test's thread below
             errors.append(exc)
         finally:
-            done.set()
+            done.cancel()
 
     stopper = threading.Thread(target=stop, name="threadhost:run_host-stop", daemon=True)
     start_thread(stopper)
-    if not done.wait(STOP_LIMIT):
+    if not clock._stand_by_for(done.token, STOP_LIMIT):  # inside hold() too
         hint = "" if clock.autojump else (
             "Time on a manual FakeClock moves only when the test advances it: a stop waiting "
             "for its shutdown deadline needs clock.advance(...) in the with block, or "

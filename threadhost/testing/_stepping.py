@@ -49,14 +49,15 @@ telling the clock (a 5 ms real-time poll).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, cast
 
 from threadhost import _log_messages as log
 from threadhost._hosting.report import capture_stack
@@ -65,6 +66,9 @@ from threadhost._time.threads import start_thread
 from ._engine_lock import EngineLock
 from ._entries import Callback, FakeClockStallError, Waiter
 from ._thread_exit import on_thread_exit
+
+if TYPE_CHECKING:
+    from threadhost._time.cancellation import CancellationToken
 
 _READER_PATIENCE = 0.001  # real seconds an outside reader waits before any settle frees it
 _TURN = "its turn to advance the clock"  # what a thread waiting in advance() is blocked on
@@ -77,8 +81,9 @@ class Stepper:
         self.autojump = autojump
         self.stall_timeout = stall_timeout
         self.on_stall = on_stall
-        # A thread's end is posted to the lock, never waited for (see _engine_lock).
-        self._lock: EngineLock[threading.Thread] = EngineLock(self._end)
+        # A thread's end is posted to the lock, never waited for (see _engine_lock); so is a
+        # poke (None) for the threads in _joins_cv.wait, from a token callback.
+        self._lock: EngineLock[threading.Thread | None] = EngineLock(self._take_report)
         lock = cast(threading.Lock, self._lock)  # a Condition needs only acquire and release
         self._settled_cv = threading.Condition(lock)  # advancers and outside readers
         self._turn_cv = threading.Condition(lock)  # threads waiting to advance
@@ -222,6 +227,14 @@ class Stepper:
         holding our lock, so it never blocks: ``_end`` runs under the lock, now or soon."""
         self._lock.post(thread)
 
+    def _take_report(self, thread: threading.Thread | None) -> None:
+        """A report posted to the lock: a thread's end, or (None) a poke for joiners."""
+        if thread is None:
+            if self._join_waiters:
+                self._joins_cv.notify_all()
+            return
+        self._end(thread)
+
     def _end(self, thread: threading.Thread) -> None:
         """What ``_thread_ended`` posted, taken under _lock."""
         self._watched.discard(thread)
@@ -238,26 +251,6 @@ class Stepper:
         """A thread just blocked in a clock wait or ended: tell ``join_threads`` (under _lock)."""
         if self._join_waiters:
             self._joins_cv.notify_all()
-
-    def _join_threads(self, threads: list[threading.Thread], end: float | None) -> None:
-        """Wait until each thread has ended or blocks in a clock wait, or until ``end`` (real
-        time; None: no limit). A thread the clock has never seen is joined plainly."""
-        with self._lock:
-            known = [t for t in threads if t in self._watched or t in self._regs]
-            while True:
-                running = [t for t in known if t.is_alive() and t not in self._ended
-                           and t not in self._blocked]
-                left = None if end is None else end - time.monotonic()
-                if not running or (left is not None and left <= 0):
-                    break
-                self._join_waiters += 1
-                try:
-                    self._joins_cv.wait(left)
-                finally:
-                    self._join_waiters -= 1
-        for thread in threads:
-            if thread not in known:
-                thread.join(None if end is None else max(end - time.monotonic(), 0.0))
 
     # -- settling (all under _lock) --------------------------------------------------------
 
@@ -349,6 +342,43 @@ class Stepper:
             self._lock.acquire()
         if raise_first and self.on_stall == "raise":
             raise errors[0]
+
+    @contextlib.contextmanager
+    def _standing_by(self, me: threading.Thread, on: str) -> Iterator[None]:
+        """Under _lock: for the block, ``me`` counts as blocked in a clock wait (on ``on``),
+        not as running: the wait of threadhost's own stop for threads that are themselves
+        waiting, so that ``advance()`` and autojump never wait for the stop (nor call it a
+        stall). Time may move at once (autojump) as ``me`` stops counting."""
+        was_busy = self._busy.pop(me, None) is not None
+        self._blocked[me] = on
+        self._now_blocked()
+        self._check_settled()
+        try:
+            yield
+        finally:
+            self._blocked.pop(me, None)
+            if was_busy or (me in self._regs and me not in self._busy):
+                self._busy[me] = time.monotonic()
+
+    def _join_threads_for(self, token: CancellationToken | None, threads: list[threading.Thread],
+                          end: float | None) -> bool:
+        """Under _lock: wait until ``token`` is cancelled (True), or each of ``threads`` the
+        clock knows has ended, blocks in a clock wait or has stalled, or ``end`` (real time)
+        passes (False). Threads the clock has never seen are the caller's to join. Woken by
+        the clock's own events and by a poke posted from the token's callback: no polling."""
+        known = [t for t in threads if t in self._watched or t in self._regs]
+        while not (token is not None and token.is_cancellation_requested):
+            running = [t for t in known if t.is_alive() and t not in self._ended
+                       and t in self._busy]
+            left = None if end is None else end - time.monotonic()
+            if not running or (left is not None and left <= 0):
+                return False
+            self._join_waiters += 1
+            try:
+                self._joins_cv.wait(left)
+            finally:
+                self._join_waiters -= 1
+        return True
 
     # -- turns to advance (under _lock) ----------------------------------------------------
 
