@@ -284,15 +284,28 @@ def prepare_stop(service: HostedService, token: CancellationToken) -> PreparedSt
 class PreparedStop:
     """A BackgroundService's own ``stop(token)``, ready to be made (see ``prepare_stop``)."""
 
-    __slots__ = ("state", "token")
+    __slots__ = ("deadline", "state", "token")
 
     def __init__(self, state: _State, token: CancellationToken) -> None:
         self.state = state
         self.token = token
+        self.deadline = deadline_of(token)
 
     def __call__(self) -> None:
-        """``BackgroundService.stop(token)``, on the calling thread."""
-        _stop(self.state, self.token)
+        """``BackgroundService.stop(token)``, on the calling thread. After ``begin_quietly``
+        (the token already cancelled, by the same thread) only the wait is left."""
+        state = self.state
+        stopping = state.stopping
+        deadline = self.deadline
+        if deadline is None or stopping is None or not stopping.is_cancellation_requested:
+            _stop(state, self.token)  # (the whole stop, callbacks included: the runner's)
+            return
+        slot = state.slot
+        if slot is None or threading.current_thread() is state.thread:
+            return
+        gone = slot.ended_latch()
+        if gone is not None and not gone.is_set():
+            deadline.wait_latch(gone, slot.ended_token)
 
     def begin_quietly(self) -> bool:
         """Begin the stop without running user code: the stop flag, then the token cancelled
