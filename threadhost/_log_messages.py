@@ -17,6 +17,10 @@ from __future__ import annotations
 import functools
 import logging
 import types
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from threadhost._hosting.report import ShutdownReport
 
 
 class GuardedLogger:
@@ -112,8 +116,26 @@ def stopping(reason: str) -> None:
     host_log.info("Hosting stopping: %s", reason)
 
 
-def stopped(elapsed: float, clean: bool) -> None:
-    host_log.debug("Hosting stopped in %.3fs (%s)", elapsed, "clean" if clean else "not clean")
+def stopped(report: ShutdownReport) -> None:
+    """The closing line of every stop, with the report's summary as structured fields."""
+    parts = []
+    if report.stragglers:
+        count = len(report.stragglers)
+        parts.append(f"{count} straggler{'s' if count > 1 else ''}")
+    if report.errors:
+        count = len(report.errors)
+        parts.append(f"{count} error{'s' if count > 1 else ''}")
+    if report.unfinished_work:
+        parts.append(f"{len(report.unfinished_work)} unfinished work item(s)")
+    summary = ", ".join(parts) if parts else "clean"
+    host_log.info(
+        "Application stopped: %s in %.2f s, exit code %s", summary, report.elapsed,
+        report.exit_code,
+        extra={"exit_code": report.exit_code, "clean": report.clean,
+               "elapsed_seconds": round(report.elapsed, 3), "stop_reason": report.reason,
+               "stragglers": [s.name for s in report.stragglers],
+               "errors": [e.name for e in report.errors],
+               "unfinished_work": len(report.unfinished_work)})
 
 
 def service_stop_failed(name: str, phase: str, exc: BaseException) -> None:

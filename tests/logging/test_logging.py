@@ -197,3 +197,29 @@ def test_unknown_formatter_lists_the_known_ones() -> None:
         make_builder(args=["--Logging:Console:FormatterName=xml"]).build()
     with pytest.raises(th.ConfigurationError, match="expected one of simple, json, systemd"):
         make_builder().logging.add_console(formatter="xml")
+
+
+def test_a_json_log_stays_json_through_a_straggler_stop_and_each_field_appears_once() -> None:
+    with App("tests/apps/straggler_app.py", "--Logging:Console:FormatterName=json") as app:
+        assert app.wait() == 3
+    records = []
+    for line in app.stderr:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise AssertionError(f"a raw line in the JSON log: {line!r}\n{app.output()}")
+    [straggler] = [r for r in records if "did not finish" in r["message"]]
+    assert straggler["level"] == "ERROR" and "IgnoresItsToken" in straggler["message"]
+    assert "threading.py" in straggler["message"] or "wait" in straggler["message"]
+    assert all("extra_message" not in r for r in records)
+    assert records[-1]["level"] == "INFO" and records[-1]["exit_code"] == 3
+    assert records[-1]["message"].startswith("Application stopped: 1 straggler")
+
+
+def test_a_simple_log_gives_every_record_of_a_straggler_stop_its_time_and_level() -> None:
+    with App("tests/apps/straggler_app.py") as app:
+        assert app.wait() == 3
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+    firsts = [line for line in app.stderr if stamp.match(line)]
+    assert any("did not finish" in line and " ERROR " in line for line in firsts), app.output()
+    assert "Application stopped: 1 straggler" in firsts[-1]

@@ -229,8 +229,9 @@ def perform_stop(core: HostCore, request: StopRequest, was_starting: bool) -> Sh
     6. ``STOP_PLAN``: application_stopping, stopping, stop, stopped, HostLifetime.stop,
        application_stopped (``_plan.run_stop``);
     7. every service not asked by its stop is asked, then its threads settle;
-    8. the ``on_stopped`` notices (probe endpoint, signal watcher, logging put back);
-    9. the report, from the calls and the slots; every service is STOPPED.
+    8. the report, from the calls and the slots; every service is STOPPED; the closing line;
+    9. the ``on_stopped`` notices (probe endpoint, signal watcher, logging put back: last, so
+       every line of the stop, stragglers and the closing line included, has the format).
     """
     budget = Deadline(core.clock, min(core.options.shutdown_timeout,
                                       math.inf if request.timeout is None
@@ -243,18 +244,19 @@ def perform_stop(core: HostCore, request: StopRequest, was_starting: bool) -> Sh
     groups = stop_groups(entries, core.lifetime, core.app, budget,
                          concurrent=core.options.services_stop_concurrently)
     carry_out(entries, groups, budget, core.clock, failed_starts=failed)
+    result = _finish(core, account, entries, groups, budget, failed=failed)
     core.channel.run_stopped(budget)
-    return _finish(core, account, entries, groups, budget, failed=failed)
+    return result
 
 def _finish(core: HostCore, account: Account, entries: list[Entry], groups: list[list[Call]],
             budget: Deadline, *, failed: list[Entry]) -> ShutdownReport:
-    """Step 9: the report; each service STOPPED, with the time its stop took."""
+    """Step 8: the report; each service STOPPED, with the time its stop took."""
     account.errors.extend(core.errors_while_stopping())
     result = report(account, entries, groups, budget, core.clock, failed_starts=failed)
     for entry in entries:
         entry.slot.move(ServiceState.STOPPED)
         entry.slot.stop_duration = result.timings.get(entry.name)
-    log.stopped(result.elapsed, result.clean)
+    log.stopped(result)
     return result
 
 def _drain(core: HostCore, deadline: Deadline) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-_PROTECTED = ("time", "level", "logger", "message")
+_PROTECTED = ("time", "level", "logger")
+"""Field names an ``extra`` may not take (``logging`` itself refuses ``message``)."""
 
 
 class _JsonFormatter(JsonFormatter):
