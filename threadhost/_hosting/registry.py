@@ -28,6 +28,7 @@ threads filtered by name (it cannot tell whose thread is whose).
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -245,15 +246,16 @@ class ServiceSlot:
         ``on_ask`` (the base class's: a BackgroundService cancels its stopping token, a
         QueuedHostedService closes its queue) runs no user code; if the rest of the ask would
         (a callback on the token), it hands that back, and it runs on a thread of its own,
-        ``threadhost:ask``, never on the thread carrying out the stop. Any thread; never
-        blocks, never raises."""
+        ``threadhost:ask:<name>``, never on the thread carrying out the stop: a minder of this
+        slot (see ``launch``), so a callback still running when the stop reports is a
+        straggler. Any thread; never blocks; raises only what ``Thread.start`` raises."""
         ask = self.on_ask
         if ask is None:
             return
         rest = ask()
-        if rest is not None:
-            threading.Thread(target=_ask_logging, args=(self.name, rest), name="threadhost:ask",
-                             daemon=True).start()
+        if rest is not None:  # a minder of the slot: reported if it is still running then
+            self.launch(self.make_thread(functools.partial(_ask_logging, self.name, rest),
+                                         f"threadhost:ask:{self.name}"), minder=True)
 
     def ended_token(self) -> CancellationToken:
         """Cancelled once no thread of this service runs (detached threads do not count).
