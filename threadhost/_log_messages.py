@@ -7,7 +7,7 @@ Templates use lazy ``%s`` arguments. Loggers:
 * ``threadhost.hosting.health`` — health checks, the probe endpoint, the drain;
 * ``threadhost.services`` — ready-made services (periodic, queued);
 * ``threadhost.testing`` — ``FakeClock``;
-* ``threadhost.lease`` — leased singleton services (SPEC §11): acquired, lost, unreachable.
+* ``threadhost.lease`` — leased singleton services: acquired, lost, unreachable.
 * ``threadhost.clock`` — the system clock's timer thread.
 * ``threadhost.configuration`` — reloads of watched configuration files.
 """

@@ -171,7 +171,7 @@ class HostApplicationBuilder:
                             ) -> HostApplicationBuilder:
         """Serve ``/healthz``, ``/readyz``, ``/health`` (and ``/metrics`` with the ``metrics``
         extra) over HTTP on ``host:port``, from before the services start until after they
-        stopped (SPEC §10).
+        stopped.
 
         ``port=0`` picks a free port (``Host.health_endpoint_address`` tells which). The
         configuration keys ``Health:Port`` and ``Health:Host`` win over these arguments (and

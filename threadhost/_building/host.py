@@ -70,7 +70,7 @@ class Host:
         return self._core.report
 
     def health(self) -> HealthReport:
-        """The host's health and readiness now (SPEC §10); see ``HealthReport``.
+        """The host's health and readiness now; see ``HealthReport``.
 
         Any thread, any time (before ``start()``: no services, not ready). Never waits for a
         service; waits at most 1 s of real time for the custom checks, which run on threads

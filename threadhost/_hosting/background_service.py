@@ -80,7 +80,7 @@ class BackgroundService(HostedService):
     restart policy and on ``HostOptions.background_service_exception_behavior``. Returning
     early is not an error: the host keeps running without this service.
 
-    Liveness (SPEC §10): call ``heartbeat()`` whenever the work makes progress; with
+    Liveness: call ``heartbeat()`` whenever the work makes progress; with
     ``liveness_timeout`` set (seconds on the host's clock, as a class attribute, or
     ``add_hosted_service(..., liveness_timeout=...)``, which wins), a heartbeat older than that
     makes the host UNHEALTHY (``/healthz`` 503; systemd's watchdog is no longer fed). The start
@@ -260,7 +260,7 @@ class _Run:
             slot.move(ServiceState.RUNNING)
             state.exception = None
         # The start of a run counts as a heartbeat: "since the run began, if it has not
-        # heartbeated yet" (SPEC §10) is then one subtraction for health().
+        # heartbeated yet" is then one subtraction for health().
         slot.tracker.run_began = slot.heartbeat_at = slot.registry.clock.monotonic()
         error: BaseException | None = None
         try:

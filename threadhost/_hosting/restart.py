@@ -1,4 +1,4 @@
-"""Restart policies for BackgroundServices (SPEC §9), after Erlang/OTP supervisors.
+"""Restart policies for BackgroundServices, after Erlang/OTP supervisors.
 
 ``RestartMode`` is OTP's restart type (``NEVER`` = temporary, ``ON_FAILURE`` = transient,
 ``ALWAYS`` = permanent); ``max_restarts`` within ``within`` seconds is OTP's intensity and

@@ -103,7 +103,7 @@ HOST_TRANSITIONS: dict[tuple[HostState, HostEvent], Next] = {
 
 
 class ServiceState(enum.Enum):
-    """Where one hosted service is in its life (SPEC §10), as ``health()`` reports it.
+    """Where one hosted service is in its life, as ``health()`` reports it.
 
     ``STARTING`` while its ``starting``/``start``/``started`` calls run, ``RUNNING`` after;
     ``RESTARTING`` while it waits out a restart backoff; ``STANDBY`` while it waits for its

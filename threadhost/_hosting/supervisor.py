@@ -1,7 +1,7 @@
 """What the host does when a run of a service's work ends: restart it, or let it end or fail.
 
 Called on the thread whose run just ended (``ServiceSlot.run_ended``), before that thread does
-anything else, so the decision is logged before anything changes. The rules (SPEC §9):
+anything else, so the decision is logged before anything changes. The rules:
 
 * a run that ends after its service was asked to stop, or while the host is stopping, is never
   restarted: a clean end is STOPPED, an error goes to the exception behavior;

@@ -1,4 +1,4 @@
-"""``Lease``: what lets a service run on only one replica at a time (SPEC §11).
+"""``Lease``: what lets a service run on only one replica at a time.
 
 A lease is a passive object: it never starts threads of its own. The host drives it from a
 thread it owns for the leased service (``threadhost:lease:<service>``): it calls ``acquire()``

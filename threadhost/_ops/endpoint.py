@@ -201,7 +201,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def __getattr__(self, name: str) -> Any:
         # http.server looks up do_<METHOD>; every method but GET is a request we do not know:
-        # 404 (SPEC §10), not http.server's 501.
+        # 404, not http.server's 501.
         if name.startswith("do_"):
             return self._not_found
         raise AttributeError(name)
@@ -224,7 +224,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None,
                    explain: str | None = None) -> None:
         # http.server answers an over-long line 414, too many headers 431, HTTP/2 505: to a
-        # probe endpoint all of them are malformed requests, 400 (SPEC §10).
+        # probe endpoint all of them are malformed requests, 400.
         if code in (414, 431, 501, 505):
             code = 400
         super().send_error(code, message, explain)

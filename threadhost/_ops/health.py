@@ -1,5 +1,5 @@
 """Health and readiness: ``HealthStatus``, ``ServiceHealth``, ``HealthReport`` and the monitor
-behind ``Host.health()`` (SPEC §10).
+behind ``Host.health()``.
 
 What a report is made of, and who measures it:
 

@@ -9,7 +9,7 @@
   hook runs as the deadline is set, and a longer extension than needed costs nothing);
 * ``WATCHDOG=1`` every half ``WATCHDOG_USEC``, on the thread ``threadhost:SystemdWatchdog``,
   only between "started" and "stopping" and only while ``Host.health()`` is not UNHEALTHY
-  (SPEC §10), so a host that hangs in start or stop, or whose worker stopped heartbeating
+ , so a host that hangs in start or stop, or whose worker stopped heartbeating
   past its ``liveness_timeout``, is restarted by systemd as it should be;
 
 and, when ``JOURNAL_STREAM`` is set (systemd connected stderr to the journal), the console

@@ -32,7 +32,7 @@ from threadhost._time.clock import SYSTEM_CLOCK, Clock
 WorkItem = Callable[[CancellationToken], object]
 
 IDLE_HEARTBEAT = 1.0
-"""Seconds (host clock) between the heartbeats of an idle worker (SPEC §10: at least one a
+"""Seconds (host clock) between the heartbeats of an idle worker (at least one a
 second while idle). One timed wait per idle worker per second: no cost while there is work."""
 
 

@@ -36,7 +36,7 @@ from argparse import Namespace
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
+import django.conf
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections as _close_old_connections
 from django.db import connections
@@ -106,7 +106,9 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
         CommandError).
         """
         builder = Host.create_application_builder(list(host_args))
-        defaults = getattr(settings, "THREADHOST", None) or {}
+        # Looked up here, not bound at import: a module-level ``settings`` (a lazy object that
+        # configures Django when touched) made ``pydoc threadhost.contrib.django`` fail.
+        defaults = getattr(django.conf.settings, "THREADHOST", None) or {}
         if not isinstance(defaults, dict):
             raise ConfigurationError(
                 f"settings.THREADHOST must be a dict of configuration (nested sections "

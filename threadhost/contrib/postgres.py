@@ -1,4 +1,4 @@
-"""PostgreSQL leases: run a service on one replica at a time (SPEC §11; extra ``postgres``).
+"""PostgreSQL leases: run a service on one replica at a time (extra ``postgres``).
 
 Register a service with a lease and start the same program on several machines::
 
