@@ -375,3 +375,11 @@ def lingering_thread(thread_name: str, code: int, stack: str) -> None:
     host_log.error(
         "Thread %r is still running after the stop (not a daemon thread, it would keep the "
         "process alive); exiting with code %s. It is stuck in:\n%s", thread_name, code, stack)
+
+
+def unknown_option_key(key: str, origin: str, options_name: str, close: str | None) -> None:
+    hint = f"; did you mean {close}?" if close else ""
+    configuration_log.warning(
+        "Configuration key %r (from %s) matches no field of %s and is ignored%s",
+        key, origin, options_name, hint,
+        extra={"config_key": key, "config_source": origin, "options_type": options_name})

@@ -28,7 +28,7 @@ from threadhost._hosting.options import (
 )
 from threadhost._hosting.registry import ThreadExitHook
 from threadhost._leases.lease import bind_leases
-from threadhost._logging.console import LoggingBuilder
+from threadhost._logging.console import AppliedLogging, LoggingBuilder
 from threadhost._ops.health import HealthMonitor
 from threadhost._process.console_lifetime import ConsoleLifetime
 from threadhost._process.systemd import (
@@ -208,6 +208,16 @@ class HostApplicationBuilder:
             raise RuntimeError("build() can only be called once: this builder already built "
                                "a host; create a new builder for another host.")
         self.configuration.check()
+        # Logging first, so that what building says (a typo'd key, a bad option) has the
+        # configured format; undone if the build fails after all.
+        applied = self.logging.apply()
+        try:
+            return self._build(applied)
+        except BaseException:
+            applied.undo()
+            raise
+
+    def _build(self, applied: AppliedLogging) -> Host:
         config, environment, services = self.configuration, self.environment, self.services
         options = services._build_options(config)
         bind_leases(services._leases)
@@ -234,7 +244,6 @@ class HostApplicationBuilder:
         if environment.is_environment(DEVELOPMENT):
             self._validate(inj)
         hosted: list[HostedServiceFactory] = list(services._hosted)
-        applied = self.logging.apply()
         if config._watched():
             from threadhost._building.reload import (  # noqa: PLC0415  (lazy: only watched files need it)
                 ConfigurationWatcher,
@@ -243,11 +252,7 @@ class HostApplicationBuilder:
             watcher = ConfigurationWatcher(Reloader(
                 config, lambda t: services._options_value(t, config), monitors, applied))
             hosted.insert(0, lambda _: watcher)
-        try:
-            host = Host(inj, hosted, self._thread_exit_hooks)
-        except BaseException:
-            applied.undo()
-            raise
+        host = Host(inj, hosted, self._thread_exit_hooks)
         # As .NET registers IHost: a service may take `host: Host` (e.g. for create_scope()).
         inj.binder.bind(Host, to=injector.InstanceProvider(host))
         # threadhost's own quick hook (not a user callback): it runs when the stop is over, or

@@ -23,6 +23,7 @@ what was expected and where the value came from.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import functools
 import math
@@ -32,6 +33,7 @@ import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
+from threadhost import _log_messages as log
 from threadhost._config.configuration import Configuration, in_memory_source
 from threadhost._errors import ConfigurationError
 
@@ -276,7 +278,42 @@ def bind(section: Configuration, options_type: type[T], base: T | None = None) -
             value = previous
         if value is not _MISSING:
             kwargs[field.name] = value
+    _warn_unknown(section, present, options_type)
     return _construct(options_type, kwargs, section.path or options_type.__name__)
+
+
+def _warn_unknown(section: Configuration, present: dict[str, str], options_type: type) -> None:
+    """A key in a bound section that matches no field is most likely a typo: a WARNING names
+    the key, where it came from, and the closest field (``did you mean PollInterval?``). The
+    value is not lost silently, but it is not an error either: .NET binds the same way."""
+    fields = {_norm(f.name): f.name for f in dataclasses.fields(options_type)}
+    for norm, child in present.items():
+        if norm in fields:
+            continue
+        sub = section.get_section(child)
+        close = difflib.get_close_matches(norm, list(fields), n=1, cutoff=0.7)
+        hint = _config_name(fields[close[0]]) if close else None
+        log.unknown_option_key(sub.path, _origin_below(section, sub.path),
+                               options_type.__name__, hint)
+
+
+def _config_name(field_name: str) -> str:
+    """``poll_interval`` as configuration spells it: ``PollInterval``."""
+    return "".join(part[:1].upper() + part[1:] for part in field_name.split("_"))
+
+
+def _origin_below(section: Configuration, path: str) -> str:
+    """Where the value at ``path`` (or the first value below it) comes from."""
+    root = section._root
+    origin = root.origin(path)
+    if origin is not None:
+        return origin
+    sub = root.get_section(path)
+    for child in sub.children():
+        found = _origin_below(section, sub.get_section(child).path)
+        if found != "configuration":
+            return found
+    return "configuration"
 
 
 def coerce(value: Any, hint: Any, key: str, origin: str) -> Any:
