@@ -383,3 +383,13 @@ def unknown_option_key(key: str, origin: str, options_name: str, close: str | No
         "Configuration key %r (from %s) matches no field of %s and is ignored%s",
         key, origin, options_name, hint,
         extra={"config_key": key, "config_source": origin, "options_type": options_name})
+
+
+def configure_overrides(options_name: str, field: str, value: object, *, key: str,
+                        given: object, origin: str) -> None:
+    configuration_log.warning(
+        "services.configure(%s, %s=%r) overrides %s=%r from %s: code wins over configuration. "
+        "To give a default that the command line and environment still override, use "
+        "builder.configuration.add_defaults({%r: %r}) instead.",
+        options_name, field, value, key, given, origin, key, value,
+        extra={"config_key": key, "config_source": origin, "options_type": options_name})

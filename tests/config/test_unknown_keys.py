@@ -68,3 +68,38 @@ def test_the_warning_is_a_json_record_in_a_json_log() -> None:
     records = [json.loads(line) for line in app.stderr]  # every line is JSON
     [warning] = [r for r in records if r["logger"] == "threadhost.configuration"]
     assert warning["level"] == "WARNING" and warning["config_key"] == "HostOptions:ShutdownTimout"
+
+
+def test_configure_overriding_a_value_given_on_the_command_line_says_so(
+        caplog: pytest.LogCaptureFixture) -> None:
+    builder = make_builder(args=["--HostOptions:ShutdownTimeout=3"])
+    builder.services.configure(th.HostOptions, shutdown_timeout=10)
+    with caplog.at_level(logging.WARNING, logger="threadhost.configuration"):
+        host = builder.build()
+    host.close()
+    assert host.services.get(th.HostOptions).shutdown_timeout == 10  # code wins, as .NET
+    [message] = warnings_of(caplog)
+    assert message.startswith(
+        "services.configure(HostOptions, shutdown_timeout=10) overrides "
+        "HostOptions:ShutdownTimeout='3' from command line")
+    assert "builder.configuration.add_defaults({'HostOptions:ShutdownTimeout': 10})" in message
+
+
+def test_a_default_given_in_code_is_overridden_by_the_command_line_without_a_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    builder = make_builder(args=["--HostOptions:ShutdownTimeout=3"])
+    builder.configuration.add_defaults({"HostOptions:ShutdownTimeout": 10})
+    with caplog.at_level(logging.WARNING, logger="threadhost.configuration"):
+        host = builder.build()
+    host.close()
+    assert host.services.get(th.HostOptions).shutdown_timeout == 3
+    assert warnings_of(caplog) == []
+
+
+def test_configure_with_nothing_given_elsewhere_is_silent(
+        caplog: pytest.LogCaptureFixture) -> None:
+    builder = make_builder()
+    builder.services.configure(th.HostOptions, shutdown_timeout=10)
+    with caplog.at_level(logging.WARNING, logger="threadhost.configuration"):
+        builder.build().close()
+    assert warnings_of(caplog) == []

@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 
 import injector
 
+from threadhost import _log_messages as log
 from threadhost._building.autowire import Autowired, autowire
 from threadhost._building.scopes import ScopedProvider
 from threadhost._config.binding import apply_overrides
@@ -57,6 +58,7 @@ class ServiceCollection:
         self._hosted: list[HostedRegistration] = []
         self._leases: list[tuple[str, Lease]] = []  # (service name, its lease), in order
         self._options: dict[type, list[OptionsAction]] = {}
+        self._sections: dict[type, list[str]] = {}  # the sections each options type binds
         self._health = HealthMonitor()  # the host's; its checks are added below
         self.add_instance(HealthMonitor, self._health)
 
@@ -210,12 +212,19 @@ class ServiceCollection:
                 f"configure({options_type.__name__}): no field named {', '.join(unknown)}; "
                 f"the fields are {', '.join(sorted(names))}")
         actions = self._options.setdefault(options_type, [])
+        sections = self._sections.setdefault(options_type, [])
         if section is not None:
+            sections.append(section)
             actions.append(lambda config, value: config.get_section(section).bind(
                 options_type, value))
         if overrides:
-            actions.append(
-                lambda config, value: apply_overrides(options_type, value, overrides))
+            bound = list(sections)  # the sections these overrides come after
+
+            def override(config: Configuration, value: Any) -> Any:
+                _warn_shadowed(config, options_type, bound, overrides)
+                return apply_overrides(options_type, value, overrides)
+
+            actions.append(override)
         return self
 
     def _options_value(self, options_type: type[T], config: Configuration) -> T:
@@ -251,3 +260,17 @@ class ServiceCollection:
                         to=injector.InstanceProvider(monitors[options_type]))
         for bind in self._bindings:
             bind(binder)
+
+
+def _warn_shadowed(config: Configuration, options_type: type, sections: list[str],
+                   overrides: dict[str, Any]) -> None:
+    """A ``configure`` override wins over every configuration source: if the user also gave
+    that key (command line, environment, a file), say so, with the way to give a default
+    that they would override instead (``add_defaults``)."""
+    for section in sections:
+        for name, value in overrides.items():
+            key = f"{section}:{''.join(p[:1].upper() + p[1:] for p in name.split('_'))}"
+            if config._given(key):
+                log.configure_overrides(options_type.__name__, name, value, key=key,
+                                        given=config.get(key),
+                                        origin=config.origin(key) or "configuration")

@@ -51,6 +51,7 @@ class _Source:
         self.optional = optional
         self.reload_on_change = reload_on_change
         self.fingerprint: bytes | None = None  # the file's bytes as last read (None: absent)
+        self.lowest = False  # added under every other source (defaults)
 
     def read(self) -> tuple[bytes | None, Data]:
         """Read the file again: its bytes and content. ConfigurationError if it is bad."""
@@ -159,6 +160,15 @@ class Configuration:
         entry = self._root._lookup(self._full(key))
         return None if entry is None else entry.origin
 
+    def _given(self, key: str) -> bool:
+        """True if a source other than the defaults (``add_defaults``) has ``key``: a value
+        the user gave on the command line, in the environment or in a file."""
+        folded = fold_key(self._full(key))
+        for source in reversed(self._root._checked_sources()):
+            if source.data.get(folded) is not None:
+                return not source.lowest
+        return False
+
     def _lookup(self, full: str) -> Entry | None:
         folded = fold_key(full)
         for source in reversed(self._checked_sources()):
@@ -249,6 +259,7 @@ class Configuration:
     def _add_lowest(self, source: _Source) -> Configuration:
         """Put a source *under* all others (defaults: ``add_defaults``, the demo's own
         settings file, Django's ``settings.THREADHOST``)."""
+        source.lowest = True
         self._sources.insert(0, source)
         return self
 
