@@ -223,3 +223,22 @@ def test_a_simple_log_gives_every_record_of_a_straggler_stop_its_time_and_level(
     firsts = [line for line in app.stderr if stamp.match(line)]
     assert any("did not finish" in line and " ERROR " in line for line in firsts), app.output()
     assert "Application stopped: 1 straggler" in firsts[-1]
+
+
+def test_logging_on_named_loggers_only_gets_each_line_once_and_threadhost_s_lines_too() -> None:
+    with App("tests/apps/named_logging_app.py", "named", merge_stderr=True) as app:
+        assert app.wait() == 0
+    lines = app.stdout
+    assert lines.count("APP INFO myapp.worker did some work") == 1, app.output()
+    closing = [line for line in lines if "Application stopped: clean" in line]
+    assert len(closing) == 1 and " INFO " in closing[0], app.output()
+    assert not any("did some work" in line and not line.startswith("APP") for line in lines)
+
+
+def test_logging_on_the_root_gets_threadhost_s_lines_once_in_the_application_s_format() -> None:
+    with App("tests/apps/named_logging_app.py", "root", merge_stderr=True) as app:
+        assert app.wait() == 0
+    lines = app.stdout
+    assert lines.count("APP INFO myapp.worker did some work") == 1, app.output()
+    closing = [line for line in lines if "Application stopped: clean" in line]
+    assert len(closing) == 1 and closing[0].startswith("APP INFO threadhost.hosting"), lines

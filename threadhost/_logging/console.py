@@ -122,6 +122,24 @@ def application_owns_logging() -> bool:
     return any(h is not _CONSOLE for h in logging.getLogger().handlers)
 
 
+def _handled_below_root(record: logging.LogRecord) -> bool:
+    """True if a handler on the record's way up, below the root, already wrote it: the
+    application put handlers on named loggers (Django's ``LOGGING`` often does), and the
+    root's console must not write the line a second time."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    root = logging.getLogger()
+    while logger is not None and logger is not root:
+        if logger.handlers:
+            return True
+        if not logger.propagate:
+            return False
+        logger = logger.parent
+    return False
+
+
+_CONSOLE.addFilter(lambda record: not _handled_below_root(record))
+
+
 def _matching_loggers(name: str) -> set[str]:
     """Every existing logger (or placeholder) name equal to ``name`` ignoring case; if there
     is none, ``name`` as written (so ``MYAPP`` never creates a twin of ``myapp``)."""
@@ -151,6 +169,8 @@ class AppliedLogging:
         self._undone = False
 
     def attach_console(self, formatter: logging.Formatter) -> None:
+        """Attach threadhost's one console handler to the root logger. It writes no record
+        that a handler of a named logger already wrote (``_handled_below_root``)."""
         global _console_holders
         with self._lock, _console_lock:
             self._previous_formatter = _CONSOLE.formatter
