@@ -6,8 +6,8 @@ import signal
 from pathlib import Path
 
 from tests._subprocess import App
-from tests.contrib._pg_server import PostgresServer
 from tests.cli.test_demo import FAST, assert_every_confirmed_order_published_once
+from tests.contrib._pg_server import PostgresServer
 
 
 def demo(server: PostgresServer, database: Path) -> App:

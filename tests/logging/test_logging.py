@@ -207,7 +207,8 @@ def test_a_json_log_stays_json_through_a_straggler_stop_and_each_field_appears_o
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
-            raise AssertionError(f"a raw line in the JSON log: {line!r}\n{app.output()}")
+            raise AssertionError(
+                f"a raw line in the JSON log: {line!r}\n{app.output()}") from None
     [straggler] = [r for r in records if "did not finish" in r["message"]]
     assert straggler["level"] == "ERROR" and "IgnoresItsToken" in straggler["message"]
     assert "threading.py" in straggler["message"] or "wait" in straggler["message"]
