@@ -19,6 +19,8 @@ import logging
 import types
 from typing import TYPE_CHECKING
 
+from threadhost import _interrupt as interrupts
+
 if TYPE_CHECKING:
     from threadhost._hosting.report import ShutdownReport
 
@@ -47,7 +49,10 @@ class GuardedLogger:
         try:
             kwargs.setdefault("stacklevel", 3)  # the record names the event's function
             logger.log(level, msg, *args, **kwargs)  # type: ignore[arg-type]
-        except BaseException as exc:
+        except KeyboardInterrupt as exc:  # Ctrl+C landed in the log call: the process's
+            if not interrupts.defer(exc):
+                _handler_failed(logger.name, msg, exc)
+        except BaseException as exc:  # a handler or filter failed: reported, never raised
             _handler_failed(logger.name, msg, exc)
 
     def debug(self, msg: str, *args: object, **kwargs: object) -> None:

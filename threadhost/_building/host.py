@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, final
 
 import injector
 
+from threadhost import _interrupt as interrupts
 from threadhost._building.scopes import create_scope
 from threadhost._errors import HostStartupError
 from threadhost._hosting.core import HostCore
@@ -113,6 +114,7 @@ class Host:
         core = self._core
         with core.inside():
             core.start(timeout)
+        _raise_deferred()
 
     def stop(self, timeout: float | None = None) -> ShutdownReport:
         """Stop the host and return the report; block until the stop is over.
@@ -211,6 +213,7 @@ class Host:
             core.join_control()
             self._restore_signal_handlers()
             core.closed()
+        _raise_deferred()
 
     def _restore_signal_handlers(self) -> None:
         lifetime = self._core.lifetime
@@ -234,3 +237,11 @@ class Host:
         ``add_scoped`` are made once and shared (one unit of work); see ``_scopes``. Any
         thread; scoped context managers are exited when the block ends."""
         return create_scope(self._core.injector)
+
+
+def _raise_deferred() -> None:
+    """A Ctrl+C that landed in threadhost's code on the main thread (a log call, a stop call)
+    and was kept so the host's work could finish: raised now, on the caller's thread."""
+    interrupt = interrupts.take()
+    if interrupt is not None:
+        raise interrupt

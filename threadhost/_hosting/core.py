@@ -36,13 +36,14 @@ from collections.abc import Callable, Iterator, Sequence
 
 import injector
 
+from threadhost import _interrupt as interrupts
 from threadhost import _log_messages as log
 from threadhost._errors import HostStartupError
 from threadhost._hosting.channel import StopChannel, StopRequest
 from threadhost._hosting.deadline import Deadline
 from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime
 from threadhost._hosting.options import HostOptions
-from threadhost._hosting.plan import Call, current_call, take_interrupt
+from threadhost._hosting.plan import Call, current_call
 from threadhost._hosting.registry import ServiceSlot, ThreadExitHook, ThreadRegistry
 from threadhost._hosting.report import ServiceError, ShutdownReport, Straggler, capture_stack
 from threadhost._hosting.starting import ABORTED, StartFailure, run_start
@@ -275,7 +276,7 @@ class HostCore:
             finally:
                 self.clock.unregister_participant(me)
             self.channel.put_wake()  # the control thread finds the stop done, and ends
-            interrupt = take_interrupt()
+            interrupt = interrupts.take()
             if interrupt is not None:
                 raise interrupt
         elif self.report is None:

@@ -35,6 +35,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from threadhost import _interrupt as interrupts
 from threadhost._hosting.deadline import Deadline
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource
 from threadhost._time.clock import Clock
@@ -76,16 +77,6 @@ STOP_PLAN: tuple[Phase, ...] = (
 )
 
 _local = threading.local()
-
-
-def take_interrupt() -> KeyboardInterrupt | None:
-    """The Ctrl+C that arrived while this thread made a call of the plan (a host without
-    ``ConsoleLifetime``: Python's own handler raises ``KeyboardInterrupt`` on the main thread,
-    inside whatever runs there). It is no error of the service whose call it interrupted: the
-    stop goes on, and the caller raises it once the report is published."""
-    interrupt: KeyboardInterrupt | None = getattr(_local, "interrupt", None)
-    _local.interrupt = None
-    return interrupt
 
 
 def current_call() -> Call | None:
@@ -141,10 +132,8 @@ class Call:
         try:
             self.fn()
         except KeyboardInterrupt as exc:
-            if threading.current_thread() is not threading.main_thread():
+            if not interrupts.defer(exc):  # a Ctrl+C is the process's, not the service's
                 self.error = exc
-            else:  # Ctrl+C (no signal handling of ours): the process's, not the service's
-                _local.interrupt = exc
         except BaseException as exc:  # every failure is reported; none may stop the others
             self.error = exc
         finally:
