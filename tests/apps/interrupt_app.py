@@ -4,6 +4,7 @@ asked (well within the shutdown timeout, so it is no straggler)."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 
@@ -18,6 +19,9 @@ class SlowToStop(th.BackgroundService):
 
 
 if __name__ == "__main__":
+    # As in a terminal: a background job (the suite run by `cmd &`) inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     builder = th.Host.create_application_builder([])
     builder.services.add_singleton(th.HostLifetime, th.NullLifetime)
     builder.services.configure(th.HostOptions, shutdown_timeout=30)
