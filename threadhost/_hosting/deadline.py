@@ -1,6 +1,11 @@
-"""``Deadline``: the one shutdown deadline of a stop, fired by the thread that waits on it.
+"""``Deadline``: the stop's budget, one shutdown deadline and its grace, fired by the thread
+that waits on it.
 
-A stop has exactly one deadline, ``HostOptions.shutdown_timeout`` (or the caller's shorter
+Every wait of a stop goes through this one object (the stop's code is handed nothing else to
+wait with): the calls (``wait``, ``wait_latch``), the calls left after the deadline
+(``wait_within_grace``), the service threads' end (``settle``), and the notices at the end of
+the stop (the probe endpoint's close is bounded by ``grace_left``). A stop has exactly one
+deadline, ``HostOptions.shutdown_timeout`` (or the caller's shorter
 ``timeout``) after the stop began, measured on the host's clock. Every blocking step of the
 stop waits through ``Deadline.wait``, which waits for what it needs *or* the deadline; the
 first waiter to see the deadline pass fires it: the token handed to every stop hook is then
@@ -11,9 +16,12 @@ callbacks outside the deadline.
 have no timeout and the token is never cancelled by time.
 
 After the deadline the stop gets ``GRACE`` seconds of *real* time, all together, for what is
-left: hook calls not yet made (their token is already cancelled, so a well-behaved hook returns
-at once) and service threads that are ending right now (an idle worker woken by the
-cancellation). Only what still runs user code after the grace is a straggler.
+left: the call the deadline found under way (left at once, it may still return), hook calls
+not yet made (their token is already cancelled, so a well-behaved hook returns at once) and
+service threads that are ending right now (an idle worker woken by the cancellation). Only
+what still runs user code after the grace is a straggler. Under a ``FakeClock`` the grace and
+the settle end as soon as every thread they wait for waits on the clock (``Clock.wait_for``,
+``Clock.join_threads``): nothing of a stop waits in real time there.
 
 Firing runs the token's callbacks, which are user code (anything registered on a stop token):
 they run on a short-lived thread of their own, ``threadhost:deadline``, so a callback that
