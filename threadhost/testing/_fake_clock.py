@@ -221,16 +221,7 @@ class FakeClock(Stepper, Clock):
         registration = token.register(self._poke)
         try:
             with self._lock, self._standing_by(me, "the host's stop"):
-                while not token.is_cancellation_requested:
-                    left = end - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self._join_waiters += 1
-                    try:
-                        self._joins_cv.wait(left)
-                    finally:
-                        self._join_waiters -= 1
-                return True
+                return self._join_threads_for(token, None, end)
         finally:
             registration.unregister()
 

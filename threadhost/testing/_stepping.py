@@ -360,16 +360,18 @@ class Stepper:
             if was_busy or (me in self._regs and me not in self._busy):
                 self._busy[me] = time.monotonic()
 
-    def _join_threads_for(self, token: CancellationToken | None, threads: list[threading.Thread],
-                          end: float | None) -> bool:
+    def _join_threads_for(self, token: CancellationToken | None,
+                          threads: list[threading.Thread] | None, end: float | None) -> bool:
         """Under _lock: wait until ``token`` is cancelled (True), or each of ``threads`` the
         clock knows has ended, blocks in a clock wait or has stalled, or ``end`` (real time)
-        passes (False). Threads the clock has never seen are the caller's to join. Woken by
-        the clock's own events and by a poke posted from the token's callback: no polling."""
-        known = [t for t in threads if t in self._watched or t in self._regs]
+        passes (False). ``threads`` None: for the token alone. Threads the clock has never
+        seen are the caller's to join. Woken by the clock's own events and by a poke posted
+        from the token's callback: no polling."""
+        known = None if threads is None else [
+            t for t in threads if t in self._watched or t in self._regs]
         while not (token is not None and token.is_cancellation_requested):
-            running = [t for t in known if t.is_alive() and t not in self._ended
-                       and t in self._busy]
+            running = known is None or any(
+                t.is_alive() and t not in self._ended and t in self._busy for t in known)
             left = None if end is None else end - time.monotonic()
             if not running or (left is not None and left <= 0):
                 return False
