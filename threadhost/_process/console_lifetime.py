@@ -34,6 +34,7 @@ from typing import final
 
 from threadhost import _log_messages as log
 from threadhost._hosting.channel import StopChannel
+from threadhost._hosting.deadline import Deadline
 from threadhost._hosting.environment import HostEnvironment
 from threadhost._hosting.lifetime import _INLINE, HostApplicationLifetime, HostLifetime
 from threadhost._hosting.options import ConsoleLifetimeOptions
@@ -78,7 +79,7 @@ class ConsoleLifetime(HostLifetime):
             self._channel.on_stopping(log.application_stopping)
         if BRIDGE.subscribe(self._on_signal):
             self._listening = True
-            self._channel.on_stopped(lambda _budget: self._stop_listening())
+            self._channel.on_stopped(self._stop_listening)
 
     def stop(self, cancellation_token: CancellationToken) -> None:
         """Nothing to do here: the watcher listens until the stop is over (a second signal
@@ -94,8 +95,10 @@ class ConsoleLifetime(HostLifetime):
         BRIDGE.unlisten(self._on_signal)
         BRIDGE.uninstall()
 
-    def _stop_listening(self) -> None:
-        BRIDGE.unlisten(self._on_signal)
+    def _stop_listening(self, budget: Deadline) -> None:
+        # Within the stop's budget: a listener stuck in a user's log handler on the watcher
+        # must not hold the stop (the watcher, a daemon, ends when the handler returns).
+        BRIDGE.unlisten(self._on_signal, timeout=budget.grace_left())
 
     def _on_signal(self, signum: int) -> None:
         # On threadhost:signals: hand over, never wait.
@@ -103,8 +106,8 @@ class ConsoleLifetime(HostLifetime):
         now = SYSTEM_CLOCK.monotonic()
         if self._first is None:
             self._first = now
+            self._channel.request(f"signal {name}")  # first: a log handler may block
             log.signal_received(name)
-            self._channel.request(f"signal {name}")
         elif now - self._first < REPEAT_WINDOW:
             log.signal_repeated(name, REPEAT_WINDOW)
         elif signum in _FORCE_ON_REPEAT:

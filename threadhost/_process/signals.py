@@ -145,9 +145,11 @@ class SignalBridge:
                 self._watcher.thread.start()
         return True
 
-    def unlisten(self, listener: Listener) -> None:
+    def unlisten(self, listener: Listener, timeout: float | None = None) -> None:
         """Stop delivering to ``listener``; the watcher ends with the last one. Any thread;
-        idempotent. Waits for the watcher to end unless called on it."""
+        idempotent. Waits for the watcher to end, at most ``timeout`` real seconds (None: no
+        limit; a listener blocked in a user's log handler would hold it), unless called on
+        it."""
         with self._lock:
             if listener not in self._listeners:
                 return
@@ -157,7 +159,7 @@ class SignalBridge:
                 self._watcher = None
                 watcher.end()
         if watcher is not None and watcher.thread is not threading.current_thread():
-            watcher.thread.join()
+            watcher.thread.join(timeout)
 
     def uninstall(self) -> None:
         """Release one installation (main thread only; elsewhere nothing is done). The last one
