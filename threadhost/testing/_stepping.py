@@ -49,15 +49,14 @@ telling the clock (a 5 ms real-time poll).
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import itertools
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from typing import cast
 
 from threadhost import _log_messages as log
 from threadhost._hosting.report import capture_stack
@@ -66,9 +65,6 @@ from threadhost._time.threads import start_thread
 from ._engine_lock import EngineLock
 from ._entries import Callback, FakeClockStallError, Waiter
 from ._thread_exit import on_thread_exit
-
-if TYPE_CHECKING:
-    from threadhost._time.cancellation import CancellationToken
 
 _READER_PATIENCE = 0.001  # real seconds an outside reader waits before any settle frees it
 _TURN = "its turn to advance the clock"  # what a thread waiting in advance() is blocked on
@@ -342,45 +338,6 @@ class Stepper:
             self._lock.acquire()
         if raise_first and self.on_stall == "raise":
             raise errors[0]
-
-    @contextlib.contextmanager
-    def _standing_by(self, me: threading.Thread, on: str) -> Iterator[None]:
-        """Under _lock: for the block, ``me`` counts as blocked in a clock wait (on ``on``),
-        not as running: the wait of threadhost's own stop for threads that are themselves
-        waiting, so that ``advance()`` and autojump never wait for the stop (nor call it a
-        stall). Time may move at once (autojump) as ``me`` stops counting."""
-        was_busy = self._busy.pop(me, None) is not None
-        self._blocked[me] = on
-        self._now_blocked()
-        self._check_settled()
-        try:
-            yield
-        finally:
-            self._blocked.pop(me, None)
-            if was_busy or (me in self._regs and me not in self._busy):
-                self._busy[me] = time.monotonic()
-
-    def _join_threads_for(self, token: CancellationToken | None,
-                          threads: list[threading.Thread] | None, end: float | None) -> bool:
-        """Under _lock: wait until ``token`` is cancelled (True), or each of ``threads`` the
-        clock knows has ended, blocks in a clock wait or has stalled, or ``end`` (real time)
-        passes (False). ``threads`` None: for the token alone. Threads the clock has never
-        seen are the caller's to join. Woken by the clock's own events and by a poke posted
-        from the token's callback: no polling."""
-        known = None if threads is None else [
-            t for t in threads if t in self._watched or t in self._regs]
-        while not (token is not None and token.is_cancellation_requested):
-            running = known is None or any(
-                t.is_alive() and t not in self._ended and t in self._busy for t in known)
-            left = None if end is None else end - time.monotonic()
-            if not running or (left is not None and left <= 0):
-                return False
-            self._join_waiters += 1
-            try:
-                self._joins_cv.wait(left)
-            finally:
-                self._join_waiters -= 1
-        return True
 
     # -- turns to advance (under _lock) ----------------------------------------------------
 
