@@ -341,7 +341,9 @@ class HostCore:
                 self._carry_out(request, was_starting)
             # else JOIN_STOP: a Host.stop() caller carried out the stop; nothing is left to do
         finally:
-            if self._busy.locked():
+            # Ending: take _busy if no request took it, so no later request can register this
+            # thread (it would hold a FakeClock for good); if one did, leave the clock.
+            if not self._busy.acquire(blocking=False):
                 self.clock.unregister_participant(threading.current_thread())
 
     def _carry_out(self, request: StopRequest, was_starting: bool,
