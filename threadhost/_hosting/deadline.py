@@ -87,12 +87,6 @@ class Deadline:
         return self._source.token
 
     @property
-    def independent(self) -> bool:
-        """True on the system clock: each waiter's timeout ends at the deadline on its own, and
-        a wait may be on a ``Latch`` (``wait_latch``) with no token."""
-        return self._independent
-
-    @property
     def bounded(self) -> bool:
         """False for an infinite deadline."""
         return self._end is not None

@@ -116,7 +116,7 @@ class Call:
 
     def run_inline(self, clock: Clock) -> None:
         """``run`` without recording the thread: for a call of threadhost's own code, which is
-        never abandoned (an inline stop call on the control thread, a prepared start)."""
+        never abandoned (an inline stop call on the thread carrying out the stop)."""
         if self.stopping:  # no user code runs here; should any, it may not stop the host
             outer, _local.call = getattr(_local, "call", None), self
             try:

@@ -1,9 +1,9 @@
 """``ServiceThread``: the thread that runs a service's work, accounted in its slot.
 
-Made by ``ServiceSlot.make_thread`` and started by ``ServiceSlot.launch`` (``_registry``). It
-runs the work, then the host's thread-exit hooks, then leaves its slot's account (which may
-hand a stop on: ``ServiceSlot.when_gone``). It knows its slot, so a service thread that calls
-``Host.stop()`` is found by its class (``ThreadRegistry.detach_current``).
+Made by ``ServiceSlot.make_thread`` and started by ``ServiceSlot.launch`` (``registry``). It
+runs the work, then the host's thread-exit hooks, then leaves its slot's account. It knows its
+slot, so a service thread that calls ``Host.stop()`` is found by its class
+(``ThreadRegistry.detach_current``), and ``current_service_slot()`` answers on it.
 
 Rejected: a thread-local set on every service thread as it begins (a per-thread dict made on
 each one, before its work first blocks, while the host waits to start the next); a scan of
