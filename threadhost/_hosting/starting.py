@@ -8,9 +8,13 @@ be constructed fails the start with nothing to undo.
 A phase's calls are made (as objects) before the first is called. A service is RUNNING once
 its own last start call returned, not when the whole host has started.
 
-Rejected: a start "prepared ahead" (each BackgroundService's thread object and token made
-before the phase, its ``start`` then made inline): measured within noise of the plain call, it
-bypassed a ``start`` wrapped on the class (tracing, ``mock.patch``); starting each service's
+A BackgroundService's own ``start`` is *prepared*: its first run's thread object and token are
+made for the whole phase before the first call (``background_service.prepare_start``), so the
+phase's calls are little more than thread starts; a ``start`` overridden or wrapped (tracing,
+``mock.patch``, on the class or on ``BackgroundService`` itself) is called as it is. It is the
+same call on every clock.
+
+Rejected: starting each service's
 thread from the previous service's thread (a relay): a thread start costs one wake-up either
 way, and a thread start that fails would fail on a service thread.
 """
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from threadhost import _log_messages as log
+from threadhost._hosting.background_service import prepare_start
 from threadhost._hosting.hosted_service import HostedRegistration, HostedService, is_lifecycle
 from threadhost._hosting.lifetime import HostLifetime
 from threadhost._hosting.plan import START_PLAN, Call, Target, run_start_group
@@ -188,7 +193,12 @@ class _Failed(Exception):  # noqa: N818  (not an error: how go_on() leaves the p
 
 
 def _call_for(core: HostCore, entry: Entry, hook: str, token: CancellationToken) -> Call:
-    """The start plan's call for ``entry`` in phase ``hook``."""
+    """The start plan's call for ``entry`` in phase ``hook``: a BackgroundService's own
+    ``start`` prepared now (``prepare_start``), else the service's method as it is."""
+    if hook == "start":
+        prepared = prepare_start(entry.service, entry.slot, token)
+        if prepared is not None:
+            return Call(entry.name, hook, prepared)
     return Call(entry.name, hook, functools.partial(_call_in_slot, entry, hook, token))
 
 
