@@ -103,3 +103,27 @@ def test_configure_with_nothing_given_elsewhere_is_silent(
     with caplog.at_level(logging.WARNING, logger="threadhost.configuration"):
         builder.build().close()
     assert warnings_of(caplog) == []
+
+
+def test_an_unknown_key_fails_the_build_when_the_user_opts_in_to_strict_binding() -> None:
+    builder = make_builder(args=["--Worker:PollIntervall=5"])
+    builder.configuration.error_on_unknown_keys = True
+    builder.services.configure(WorkerOptions, "Worker")
+    with pytest.raises(th.ConfigurationError) as raised:
+        builder.build()
+    assert str(raised.value) == (
+        "Configuration key 'Worker:PollIntervall' (from command line Worker:PollIntervall) "
+        "matches no field of WorkerOptions; did you mean PollInterval? "
+        "(configuration.error_on_unknown_keys is set)")
+
+
+def test_strict_binding_is_one_setting_of_the_root_seen_from_every_section() -> None:
+    builder = make_builder(args=["--Worker:PollInterval=5"])
+    section = builder.configuration.get_section("Worker")
+    assert section.error_on_unknown_keys is False
+    section.error_on_unknown_keys = True
+    assert builder.configuration.error_on_unknown_keys is True
+    builder.services.configure(WorkerOptions, "Worker")
+    host = builder.build()  # every key known: strictness costs nothing
+    host.close()
+    assert host.services.get(th.Options[WorkerOptions]).value.poll_interval == 5.0

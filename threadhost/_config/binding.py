@@ -285,7 +285,9 @@ def bind(section: Configuration, options_type: type[T], base: T | None = None) -
 def _warn_unknown(section: Configuration, present: dict[str, str], options_type: type) -> None:
     """A key in a bound section that matches no field is most likely a typo: a WARNING names
     the key, where it came from, and the closest field (``did you mean PollInterval?``). The
-    value is not lost silently, but it is not an error either: .NET binds the same way."""
+    value is not lost silently, but it is not an error either, as .NET binds, unless the user
+    opted in (``Configuration.error_on_unknown_keys``): then it is a ``ConfigurationError``
+    saying the same."""
     fields = {_norm(f.name): f.name for f in dataclasses.fields(options_type)}
     for norm, child in present.items():
         if norm in fields:
@@ -293,8 +295,13 @@ def _warn_unknown(section: Configuration, present: dict[str, str], options_type:
         sub = section.get_section(child)
         close = difflib.get_close_matches(norm, list(fields), n=1, cutoff=0.7)
         hint = _config_name(fields[close[0]]) if close else None
-        log.unknown_option_key(sub.path, _origin_below(section, sub.path),
-                               options_type.__name__, hint)
+        origin = _origin_below(section, sub.path)
+        if section.error_on_unknown_keys:
+            raise ConfigurationError(
+                f"Configuration key {sub.path!r} (from {origin}) matches no field of "
+                f"{options_type.__name__}" + (f"; did you mean {hint}?" if hint else "")
+                + " (configuration.error_on_unknown_keys is set)")
+        log.unknown_option_key(sub.path, origin, options_type.__name__, hint)
 
 
 def _config_name(field_name: str) -> str:

@@ -127,6 +127,20 @@ class Configuration:
         self._root: Configuration = self
         self._path = ""
         self._base_path: str | None = None
+        self._error_on_unknown_keys = False
+
+    @property
+    def error_on_unknown_keys(self) -> bool:
+        """Whether a key that matches no field of the options bound from its section is an
+        error (``ConfigurationError`` naming the key, its source and the closest field)
+        rather than a WARNING. Off by default, as .NET's binder
+        (``BinderOptions.ErrorOnUnknownConfiguration``); a setting of the root, read and
+        written through any section. Set it before ``build()``, on the builder's thread."""
+        return self._root._error_on_unknown_keys
+
+    @error_on_unknown_keys.setter
+    def error_on_unknown_keys(self, strict: bool) -> None:
+        self._root._error_on_unknown_keys = bool(strict)
 
     # -- reading ---------------------------------------------------------------------------
 
