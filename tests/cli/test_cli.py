@@ -87,7 +87,7 @@ def test_unknown_command_is_a_usage_error() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "tests.apps.cli_targets:builder", "--Greeting"],
      "threadhost run: error: command line: '--Greeting' has no value; write --Greeting=VALUE "
-     "or --Greeting VALUE"),
+     "or --Greeting VALUE (every configuration key takes a value: a flag alone is none)"),
     (["run", "--shutdown-timeout", "-5", "tests.apps.cli_targets:builder"],
      "threadhost run: error: argument --shutdown-timeout: invalid value '-5': expected seconds "
      ">= 0 (inf for no limit); see threadhost run --help"),

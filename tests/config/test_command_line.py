@@ -50,7 +50,8 @@ def test_bare_words_are_skipped() -> None:
 def test_dangling_key_at_the_end_is_an_error_naming_it() -> None:
     with pytest.raises(ConfigurationError,
                        match=r"^command line: '--Port' has no value; write --Port=VALUE or "
-                             r"--Port VALUE$"):
+                             r"--Port VALUE \(every configuration key takes a value: "
+                             r"a flag alone is none\)$"):
         parse_command_line(["--Host=x", "--Port"])
 
 

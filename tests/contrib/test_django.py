@@ -69,7 +69,7 @@ def test_project_logging_is_respected_and_each_line_is_written_once(tmp_path: Pa
      "(set in command line HostOptions:ShutdownTimeout)"),
     ("--Workers:A",
      "CommandError: command line: '--Workers:A' has no value; write --Workers:A=VALUE or "
-     "--Workers:A VALUE"),
+     "--Workers:A VALUE (every configuration key takes a value: a flag alone is none)"),
 ])
 def test_configuration_error_is_a_one_line_command_error_with_exit_2(
         tmp_path: Path, arg: str, message: str) -> None:

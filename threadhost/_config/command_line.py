@@ -38,7 +38,8 @@ def parse_command_line(args: Sequence[str]) -> list[tuple[str, str]]:
         _checked_key(body, arg)
         if i >= len(args) or args[i].startswith("--"):
             raise ConfigurationError(
-                f"command line: {arg!r} has no value; write {arg}=VALUE or {arg} VALUE")
+                f"command line: {arg!r} has no value; write {arg}=VALUE or {arg} VALUE "
+                "(every configuration key takes a value: a flag alone is none)")
         pairs.append((body, args[i]))
         i += 1
     return pairs
