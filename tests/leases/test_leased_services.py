@@ -180,3 +180,41 @@ def test_a_leased_start_that_fails_after_its_thread_began_stops_it_before_the_re
     assert job.held_when_stopped == [True]  # the lease outlived the job's thread ...
     assert table.holder("nightly") is None  # ... and was released after it
     assert job.thread is not None and not job.thread.is_alive()
+
+
+
+class SignalledJob(Job):
+    """A Job that says when its run has begun (it begins once its lease is taken)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = threading.Event()
+
+    def execute(self, stopping_token: th.CancellationToken) -> None:
+        self.running.set()
+        super().execute(stopping_token)
+
+
+def test_a_lease_thread_finishing_its_exit_hooks_as_the_stop_ends_is_no_straggler() -> None:
+    # The lease thread releases the lease, then runs the host's thread-exit hooks (the demo
+    # closes its database connection there): the stop waits for it to end, within its budget,
+    # instead of reporting it stuck.
+    table, job = LeaseTable(), SignalledJob()
+    builder = th.Host.create_application_builder([])
+    builder.services.add_singleton(th.HostLifetime, th.NullLifetime)
+    builder.services.add_hosted_service(job, singleton=InMemoryLease(table, "nightly"))
+
+    def slow_close_on_the_lease_thread() -> None:
+        if threading.current_thread().name.startswith("threadhost:lease:"):
+            threading.Event().wait(0.05)  # a connection that takes a moment to close
+
+    builder.add_thread_exit_hook(slow_close_on_the_lease_thread)
+    host = builder.build()
+    try:
+        host.start()
+        assert job.running.wait(10), "the leased job never ran"
+        report = host.stop()
+    finally:
+        host.close()
+    assert report.stragglers == () and report.clean, report
+    assert table.holder("nightly") is None

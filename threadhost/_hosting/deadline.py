@@ -196,7 +196,7 @@ class Deadline:
         return self._clock.wait_for(token, threads, self.grace_left())
 
     def settle(self, threads: list[threading.Thread]) -> list[threading.Thread]:
-        """Once the deadline has passed and every call is made or abandoned: join ``threads``
+        """Once every call is made or abandoned: join ``threads``
         (real time) until the grace ends, but at least ``SETTLE`` seconds after the first such
         wait; the threads still alive. Under a ``FakeClock`` it returns as soon as every one
         left is blocked in a clock wait (see ``Clock.join_threads``). Stop never waits past

@@ -135,12 +135,13 @@ def carry_out(entries: Sequence[Entry], groups: Sequence[Sequence[Call]], deadli
             entry.slot.ask_to_stop()
     for entry in everyone:
         ended = entry.slot.ended_token()
-        if ended.is_cancellation_requested:
-            continue
-        if not deadline.passed:
+        if not ended.is_cancellation_requested and not deadline.passed:
             deadline.wait(ended)
-        if not ended.is_cancellation_requested:
-            deadline.settle(entry.slot.live_threads())
+        # What still runs settles, a minder included: the work's end does not wait for the
+        # minder (a lease thread), which may be running its thread-exit hooks just now.
+        live = entry.slot.live_threads()
+        if live:
+            deadline.settle(live)
 
 
 @dataclass
