@@ -226,20 +226,22 @@ def test_a_simple_log_gives_every_record_of_a_straggler_stop_its_time_and_level(
     assert "Application stopped: 1 straggler" in firsts[-1]
 
 
-def test_logging_on_named_loggers_only_gets_each_line_once_and_threadhost_s_lines_too() -> None:
-    with App("tests/apps/named_logging_app.py", "named", merge_stderr=True) as app:
+def run_named_logging_app(shape: str) -> tuple[App, list[str]]:
+    """The app whose own logging has ``shape`` ("named" or "root"), run to a clean stop: the
+    app, and its closing lines. The app's own line appears exactly once."""
+    with App("tests/apps/named_logging_app.py", shape, merge_stderr=True) as app:
         assert app.wait() == 0
-    lines = app.stdout
-    assert lines.count("APP INFO myapp.worker did some work") == 1, app.output()
-    closing = [line for line in lines if "Application stopped: clean" in line]
+    assert app.stdout.count("APP INFO myapp.worker did some work") == 1, app.output()
+    return app, [line for line in app.stdout if "Application stopped: clean" in line]
+
+
+def test_logging_on_named_loggers_only_gets_each_line_once_and_threadhost_s_lines_too() -> None:
+    app, closing = run_named_logging_app("named")
     assert len(closing) == 1 and " INFO " in closing[0], app.output()
-    assert not any("did some work" in line and not line.startswith("APP") for line in lines)
+    assert not any("did some work" in line and not line.startswith("APP")
+                   for line in app.stdout)
 
 
 def test_logging_on_the_root_gets_threadhost_s_lines_once_in_the_application_s_format() -> None:
-    with App("tests/apps/named_logging_app.py", "root", merge_stderr=True) as app:
-        assert app.wait() == 0
-    lines = app.stdout
-    assert lines.count("APP INFO myapp.worker did some work") == 1, app.output()
-    closing = [line for line in lines if "Application stopped: clean" in line]
-    assert len(closing) == 1 and closing[0].startswith("APP INFO threadhost.hosting"), lines
+    app, closing = run_named_logging_app("root")
+    assert len(closing) == 1 and closing[0].startswith("APP INFO threadhost.hosting"), app.stdout

@@ -168,16 +168,17 @@ def _stop(state: _State, token: CancellationToken) -> None:
         stopping.cancel()
     finally:
         if threading.current_thread() is not state.thread:
-            _wait_ended(state, slot, token)
+            _wait_ended(slot, state.thread, token)
 
 
-def _wait_ended(state: _State, slot: ServiceSlot, token: CancellationToken) -> None:
+def _wait_ended(slot: ServiceSlot, thread: threading.Thread | None,
+                token: CancellationToken) -> None:
     gone = slot.ended_latch()
     if gone is None or gone.is_set():
         return
     deadline = deadline_of(token)
     if deadline is not None:
-        deadline.wait_latch(gone, slot.ended_token, state.thread)
+        deadline.wait_latch(gone, slot.ended_token, thread)
     else:
         wait_any([slot.ended_token(), token])
 
@@ -296,6 +297,8 @@ def prepare_start(service: HostedService, slot: ServiceSlot, token: Cancellation
 
 @dataclass(slots=True, eq=False)
 class _PreparedStart:
+    """A BackgroundService's own ``start``, its first run made ahead (see ``prepare_start``)."""
+
     service: BackgroundService
     state: _State
     slot: ServiceSlot

@@ -147,12 +147,11 @@ class Deadline:
         if not self._independent:
             return self.wait(as_token())
         if thread is not None:
-            end = self._end
+            remaining = self.remaining()
             # A restart's thread not started yet cannot be joined: the latch decides.
             with contextlib.suppress(RuntimeError):
-                thread.join(JOIN_FIRST if end is None else
-                            min(JOIN_FIRST, max(0.0, end - self._clock.monotonic())))
-            if latch._open:
+                thread.join(JOIN_FIRST if remaining is None else min(JOIN_FIRST, remaining))
+            if latch.is_set():
                 return True
         if latch.wait(self.remaining()):
             return True
@@ -196,9 +195,9 @@ class Deadline:
         return self._clock.wait_for(token, threads, self.grace_left())
 
     def settle(self, threads: list[threading.Thread]) -> list[threading.Thread]:
-        """Once every call is made or abandoned: join ``threads``
-        (real time) until the grace ends, but at least ``SETTLE`` seconds after the first such
-        wait; the threads still alive. Under a ``FakeClock`` it returns as soon as every one
+        """Once every call is made or abandoned: join ``threads`` (real time) until the grace
+        ends, but at least ``SETTLE`` seconds after the first such wait; the threads still
+        alive. Under a ``FakeClock`` it returns as soon as every one
         left is blocked in a clock wait (see ``Clock.join_threads``). Stop never waits past
         deadline + GRACE + SETTLE."""
         now = SYSTEM_CLOCK.monotonic()
