@@ -20,6 +20,7 @@ RANK = {
     "_time": 1,
     "_hosting": 2,
     "_services": 3, "_leases": 3, "_ops": 3, "_process": 3, "_config": 3, "_logging": 3,
+    "_schedules": 3,
     "_building": 4,
     "testing": 5, "contrib": 5,
     "_cli": 6,

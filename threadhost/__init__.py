@@ -9,8 +9,8 @@ configuration, logging, dependency injection and a clock that tests can fake.
 #
 #   _cli          python -m threadhost, the demo, the scaffold
 #   _building     builder, Host facade, service collection, autowire, scopes, reload
-#   _services  _leases  _ops  _process  _config  _logging
-#                 ready-made services, leased singletons, health/endpoint/metrics,
+#   _services  _schedules  _leases  _ops  _process  _config  _logging
+#                 ready-made services, cron schedules, leased singletons, health/endpoint/metrics,
 #                 console lifetime/signals/systemd, configuration, logging setup
 #   _hosting      the kernel: contracts, states, plans, start, stop, budget, slots,
 #                 lifetime, supervision, options, report
@@ -47,6 +47,9 @@ from threadhost._leases.lease import Lease, LeaseInfo, current_lease
 from threadhost._logging.console import LoggingBuilder
 from threadhost._ops.health import HealthReport, HealthStatus, ServiceHealth
 from threadhost._process.console_lifetime import ConsoleLifetime
+from threadhost._schedules.cron import CronEngine, CronSchedule
+from threadhost._schedules.service import CronBackgroundService
+from threadhost._schedules.state import LocalScheduleState, ScheduleState
 from threadhost._services.periodic import PeriodicBackgroundService
 from threadhost._services.task_queue import BackgroundTaskQueue, QueuedHostedService
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, Registration
@@ -65,6 +68,9 @@ __all__ = [
     "ConfigurationError",
     "ConsoleLifetime",
     "ConsoleLifetimeOptions",
+    "CronBackgroundService",
+    "CronEngine",
+    "CronSchedule",
     "Event",
     "HealthReport",
     "HealthStatus",
@@ -79,6 +85,7 @@ __all__ = [
     "HostedService",
     "Lease",
     "LeaseInfo",
+    "LocalScheduleState",
     "LoggingBuilder",
     "NullLifetime",
     "OperationCanceledError",
@@ -91,6 +98,7 @@ __all__ = [
     "Registration",
     "RestartMode",
     "RestartPolicy",
+    "ScheduleState",
     "ServiceCollection",
     "ServiceError",
     "ServiceHealth",

@@ -219,6 +219,7 @@ class HostApplicationBuilder:
 
     def _build(self, applied: AppliedLogging) -> Host:
         config, environment, services = self.configuration, self.environment, self.services
+        services._check()
         options = services._build_options(config)
         bind_leases(services._leases)
         register_endpoint(services, config, self._health_endpoint)

@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import injector
@@ -29,6 +30,14 @@ from threadhost._hosting.restart import RestartPolicy
 from threadhost._leases.lease import Lease
 from threadhost._leases.leased import lease_adapter
 from threadhost._ops.health import HealthCheck, HealthMonitor
+from threadhost._schedules.cron import CronEngine
+from threadhost._schedules.service import (
+    CronBackgroundService,
+    FunctionSchedule,
+    check_schedule,
+)
+from threadhost._schedules.state import ScheduleState
+from threadhost._time.cancellation import CancellationToken
 
 T = TypeVar("T")
 
@@ -59,6 +68,7 @@ class ServiceCollection:
         self._leases: list[tuple[str, Lease]] = []  # (service name, its lease), in order
         self._options: dict[type, list[OptionsAction]] = {}
         self._sections: dict[type, list[str]] = {}  # the sections each options type binds
+        self._checks: list[Callable[[], object]] = []  # run at build(); raise ConfigurationError
         self._health = HealthMonitor()  # the host's; its checks are added below
         self.add_instance(HealthMonitor, self._health)
 
@@ -115,22 +125,63 @@ class ServiceCollection:
             raise TypeError(
                 f"add_hosted_service() takes a HostedService class, instance or factory, got "
                 f"{service!r}")
-        if restart is not None and not isinstance(restart, RestartPolicy):
-            raise TypeError(f"add_hosted_service({name}, restart={restart!r}): expected a "
-                            "threadhost.RestartPolicy")
         if liveness_timeout is not None and (
                 isinstance(liveness_timeout, bool) or not isinstance(liveness_timeout, int | float)
                 or not liveness_timeout > 0):
             raise ValueError(f"add_hosted_service({name}, liveness_timeout={liveness_timeout!r})"
                              ": expected seconds > 0, or None")
+        if isinstance(target, type) and issubclass(target, CronBackgroundService):
+            cron = target
+            if cron.schedule:  # else set in __init__, and checked by start()
+                self._checks.append(lambda: check_schedule(name, cron))
+        elif isinstance(service, CronBackgroundService):
+            made = service
+            self._checks.append(lambda: check_schedule(name, made))
+        return self._register(factory, name, target=target, restart=restart,
+                              liveness_timeout=liveness_timeout, singleton=singleton,
+                              method="add_hosted_service")
+
+    def add_schedule(self, fn: Callable[[CancellationToken, datetime], object], schedule: str,
+                     *, timezone: str = "UTC", name: str | None = None,
+                     misfire_grace: float = 60.0, jitter: float = 0.0,
+                     restart: RestartPolicy | None = None, singleton: Lease | None = None,
+                     state: ScheduleState | None = None,
+                     engine: CronEngine | None = None) -> ServiceCollection:
+        """Run ``fn(stopping_token, fire_time)`` at each fire time of the cron ``schedule``
+        in ``timezone``, as a ``CronBackgroundService`` named ``name`` (default: the
+        function's name) would (see there for the rules: DST, misfires, jitter, ``state``).
+
+        ``restart`` and ``singleton`` are as for ``add_hosted_service``; ``state`` and
+        ``engine`` as the attributes of ``CronBackgroundService``. A bad schedule, zone
+        or value is a ConfigurationError at ``build()`` naming the service; TypeError now for
+        an ``fn`` that is not callable.
+        """
+        if not callable(fn):
+            raise TypeError(f"add_schedule({fn!r}, ...): expected a function taking "
+                            "(stopping_token, fire_time)")
+        label = name or getattr(fn, "__name__", None) or repr(fn)
+        service = FunctionSchedule(fn, schedule, timezone=timezone, misfire_grace=misfire_grace,
+                                   jitter=jitter, state=state, engine=engine)
+        self._checks.append(lambda: check_schedule(label, service))
+        return self._register(lambda inj: service, label, target=None, restart=restart,
+                              liveness_timeout=None, singleton=singleton, method="add_schedule",
+                              named=True)
+
+    def _register(self, factory: HostedServiceFactory, name: str, *, target: Any,
+                  restart: RestartPolicy | None, liveness_timeout: float | None,
+                  singleton: Lease | None, method: str,
+                  named: bool = False) -> ServiceCollection:
+        if restart is not None and not isinstance(restart, RestartPolicy):
+            raise TypeError(f"{method}({name}, restart={restart!r}): expected a "
+                            "threadhost.RestartPolicy")
         if singleton is not None and not isinstance(singleton, Lease):
-            raise TypeError(f"add_hosted_service({name}, singleton={singleton!r}): expected a "
+            raise TypeError(f"{method}({name}, singleton={singleton!r}): expected a "
                             "threadhost.Lease (e.g. threadhost.contrib.postgres.PostgresLease)")
         if singleton is not None:
             self._leases.append((name, singleton))
         self._hosted.append(HostedRegistration(
             factory, name, target, restart, liveness_timeout,
-            lease_adapter(singleton) if singleton is not None else None))
+            lease_adapter(singleton) if singleton is not None else None, name if named else None))
         return self
 
     def add_health_check(self, name: str, check: HealthCheck) -> ServiceCollection:
@@ -245,6 +296,12 @@ class ServiceCollection:
                     f"{options_type.__name__} has required fields and no configuration "
                     f"filled them: {exc}") from exc
         return cast(T, value)
+
+    def _check(self) -> None:
+        """What can be checked of the registrations before anything is made (a schedule's
+        expression): ConfigurationError naming the service."""
+        for check in self._checks:
+            check()
 
     def _build_options(self, config: Configuration) -> dict[type, Any]:
         """Every configured options value, built now (so errors surface in build())."""

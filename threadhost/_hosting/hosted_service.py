@@ -76,6 +76,8 @@ class HostedRegistration:
     adapter: Callable[[HostedService, injector.Injector], HostedService] | None = None
     """Made by a layer above the kernel (a leased service: ``_leases``): the hosted service
     the host runs in place of the one made, which keeps its name, slot and state."""
+    name: str | None = None
+    """The name the host gives the service in place of its class name (``add_schedule``)."""
 
     def __call__(self, inj: injector.Injector) -> HostedService:
         return self.factory(inj)

@@ -156,8 +156,9 @@ def _resolve(core: HostCore) -> list[Entry] | StartFailure:
     for factory in core.factories:
         try:
             service = factory(core.injector)  # type: ignore[operator]
-            base = type(service).__name__
-            adapter = factory.adapter if isinstance(factory, HostedRegistration) else None
+            registration = factory if isinstance(factory, HostedRegistration) else None
+            base = (registration and registration.name) or type(service).__name__
+            adapter = registration.adapter if registration is not None else None
             if adapter is not None:  # run in its place, under its name
                 service = adapter(service, core.injector)
         except Exception as exc:

@@ -30,10 +30,12 @@ import enum
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, final
 
 from threadhost import _log_messages as log
 from threadhost._hosting.states import ServiceState
+from threadhost._schedules.service import SCHEDULE_KEY, ScheduleStatus
 from threadhost._time.cancellation import CancellationTokenSource
 from threadhost._time.clock import SYSTEM_CLOCK, Clock
 
@@ -67,7 +69,8 @@ class ServiceHealth:
 
     ``heartbeat_age`` is seconds on the host's clock since the last heartbeat (or since the
     current run began, if it has not heartbeated yet); None when the service is not running
-    or has no work of its own to heartbeat.
+    or has no work of its own to heartbeat. ``next_fire`` is a schedule's next fire time
+    (``CronBackgroundService``, aware, in the schedule's zone); None for other services.
     """
 
     state: ServiceState
@@ -75,12 +78,17 @@ class ServiceHealth:
     failures: int
     last_error: str | None
     heartbeat_age: float | None
+    next_fire: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``state`` as its value (``"running"``), the rest as they are."""
-        return {"state": self.state.value, "restarts": self.restarts,
+        """JSON-ready: ``state`` as its value (``"running"``), ``next_fire`` in ISO 8601 (only
+        for a schedule), the rest as they are."""
+        made = {"state": self.state.value, "restarts": self.restarts,
                 "failures": self.failures, "last_error": self.last_error,
                 "heartbeat_age": self.heartbeat_age}
+        if self.next_fire is not None:
+            made["next_fire"] = self.next_fire.isoformat()
+        return made
 
 
 @final
@@ -213,9 +221,11 @@ class HealthMonitor:
                 elif state is restarting:
                     degraded = True
                 error = slot.last_error
+                schedule = slot.context.get(SCHEDULE_KEY)
                 services[slot.name] = ServiceHealth(
                     state, slot.restarts, slot.failures,
-                    None if error is None else describe_error(error), age)
+                    None if error is None else describe_error(error), age,
+                    schedule.next_fire if isinstance(schedule, ScheduleStatus) else None)
         for status in checks.values():
             if status is HealthStatus.UNHEALTHY:
                 unhealthy = True

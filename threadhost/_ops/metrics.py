@@ -14,6 +14,9 @@ Metrics, each labelled ``service=NAME``:
 * ``threadhost_queue_depth`` (gauge): items waiting, for each ``QueuedHostedService``;
 * ``threadhost_periodic_runs_total`` (counter): runs made, for each
   ``PeriodicBackgroundService``;
+* ``threadhost_schedule_misfires_total`` (counter): fire times skipped, and
+  ``threadhost_schedule_next_fire_timestamp_seconds`` (gauge, Unix time), for each schedule
+  (``CronBackgroundService``);
 * ``threadhost_stop_duration_seconds`` (gauge, host clock): how long the service's last stop
   took, once a stop of it has happened.
 
@@ -28,6 +31,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, cast
 
 from threadhost._hosting.states import ServiceState
+from threadhost._schedules.service import SCHEDULE_KEY, ScheduleStatus
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -84,6 +88,12 @@ class _Collector:
         runs = CounterMetricFamily("threadhost_periodic_runs",
                                    "Runs made by each PeriodicBackgroundService",
                                    labels=["service"])
+        misfires = CounterMetricFamily("threadhost_schedule_misfires",
+                                       "Fire times each schedule skipped (missed by more than "
+                                       "misfire_grace)", labels=["service"])
+        next_fire = GaugeMetricFamily("threadhost_schedule_next_fire_timestamp_seconds",
+                                      "Each schedule's next fire time (Unix time)",
+                                      labels=["service"])
         stop = GaugeMetricFamily("threadhost_stop_duration_seconds",
                                  "Seconds (host clock) the last stop of each service took",
                                  labels=["service"])
@@ -100,9 +110,15 @@ class _Collector:
             periodic = slot.periodic_runs
             if periodic is not None:
                 runs.add_metric([name], periodic)
+            schedule = slot.context.get(SCHEDULE_KEY)
+            if isinstance(schedule, ScheduleStatus):
+                misfires.add_metric([name], schedule.misfires)
+                upcoming = schedule.next_fire
+                if upcoming is not None:
+                    next_fire.add_metric([name], upcoming.timestamp())
             stopped_in = slot.stop_duration
             if stopped_in is not None:
                 stop.add_metric([name], stopped_in)
-        yield from (state, restarts, failures, depth, runs)
+        yield from (state, restarts, failures, depth, runs, misfires, next_fire)
         if stop.samples:
             yield stop
