@@ -13,13 +13,17 @@ hour (02:15 CET, 2026-10-25, Europe/Berlin), returns a "next" time 45 minutes *b
 start; croniter and APScheduler run a 02:30 daily job twice on that day. Computing in UTC was
 rejected too: a daily job would move by an hour twice a year.
 
-The ``@`` aliases are expanded here (cronsim has none, croniter has other ones), and an
-expression with six fields has the seconds first (cronsim's order; croniter needs
+The ``@`` aliases are expanded here (cronsim has none, croniter has other ones), and so is a
+day of month ``nW`` (the weekday nearest day n, in its month, as Quartz has it; cronsim reads
+only ``LW``): the engine is asked for days n-2..n+2 and the others are dropped. An expression
+with six fields has the seconds first (cronsim's order; croniter needs
 ``second_at_beginning=True``).
 """
 
 from __future__ import annotations
 
+import calendar
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, final
@@ -92,7 +96,7 @@ class CronSchedule:
     read, or when the expression never matches (for example ``0 0 30 2 *``).
     """
 
-    __slots__ = ("_engine", "_fields", "expression", "timezone", "zone")
+    __slots__ = ("_engine", "_fields", "_nearest", "expression", "timezone", "zone")
 
     def __init__(self, expression: str, timezone: str = "UTC", *,
                  engine: CronEngine | None = None) -> None:
@@ -108,8 +112,8 @@ class CronSchedule:
         self.timezone = timezone
         self._engine: CronEngine = engine or cronsim_engine
         try:
-            self._fields = expand(expression)
-            first = next(iter(self._engine(self._fields, datetime(2000, 1, 1))), None)
+            self._fields, self._nearest = _weekday_nearest(expand(expression))
+            first = next(self._walk(datetime(2000, 1, 1)), None)
         except ValueError as exc:
             raise ValueError(f"schedule {expression!r} cannot be read: {exc}") from None
         except RuntimeError:
@@ -137,7 +141,7 @@ class CronSchedule:
             assert before is not None
             start = (change + before).replace(tzinfo=None) - _SECOND
         for _ in range(2):
-            for wall in self._engine(self._fields, start):
+            for wall in self._walk(start):
                 instant = _instant(wall, zone)
                 if instant > after:
                     return instant.astimezone(zone)
@@ -150,8 +154,52 @@ class CronSchedule:
                 return None
         return None
 
+    def _walk(self, start: datetime) -> Iterator[datetime]:
+        """The engine's wall times after ``start``, less the days an ``nW`` drops."""
+        walls = iter(self._engine(self._fields, start))
+        day = self._nearest
+        if day is None:
+            return walls
+        horizon = start.year + 50  # as cronsim: a day that never comes ends the walk
+        return (w for w in itertools.takewhile(lambda w: w.year <= horizon, walls)
+                if w.day == _nearest_weekday(w.year, w.month, day))
+
     def __repr__(self) -> str:
         return f"CronSchedule({self.expression!r}, {self.timezone!r})"
+
+
+def _weekday_nearest(fields: str) -> tuple[str, int | None]:
+    """``nW`` in the day-of-month field: the fields asking for days n-2..n+2, and n. Raises
+    ValueError for ``nW`` beside a weekday field other than ``*`` or in a list."""
+    parts = fields.split()
+    index = len(parts) - 3
+    day = parts[index].upper()
+    if not day.endswith("W") or day == "LW":
+        return fields, None
+    number = day[:-1]
+    if not number.isdigit() or not 1 <= int(number) <= 31:
+        raise ValueError(f"{parts[index]!r}: a nearest weekday is a day 1-31 followed by W, "
+                         "alone in its field (15W)")
+    if parts[-1] not in ("*", "?"):
+        raise ValueError(f"{parts[index]!r} needs '*' as the day of the week")
+    n = int(number)
+    parts[index] = f"{max(n - 2, 1)}-{min(n + 2, 31)}"
+    parts[-1] = "*"
+    return " ".join(parts), n
+
+
+def _nearest_weekday(year: int, month: int, day: int) -> int | None:
+    """The weekday (Monday-Friday) nearest ``day`` within its month, or None if the month
+    has no such day."""
+    length = calendar.monthrange(year, month)[1]
+    if day > length:
+        return None
+    weekday = calendar.weekday(year, month, day)
+    if weekday == calendar.SATURDAY:
+        return day - 1 if day > 1 else day + 2
+    if weekday == calendar.SUNDAY:
+        return day + 1 if day < length else day - 2
+    return day
 
 
 def _instant(wall: datetime, zone: ZoneInfo) -> datetime:
