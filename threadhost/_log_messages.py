@@ -262,7 +262,7 @@ def periodic_gave_up(name: str, in_a_row: int) -> None:
 def schedule_misfired(name: str, skipped: list[datetime], listed: int, at_least: bool,
                       grace: float) -> None:
     for fire_time in skipped[:listed]:
-        services_log.warning("%s: the run for %s was missed (more than misfire_grace=%ss late);"
+        services_log.warning("%s: the run for %s was missed (more than misfire_grace=%gs late);"
                              " skipping it.", name, fire_time.isoformat(), grace)
     rest = len(skipped) - listed
     if rest > 0 or at_least:
