@@ -1,4 +1,5 @@
-"""PostgreSQL leases: run a service on one replica at a time (extra ``postgres``).
+"""PostgreSQL leases: run a service on one replica at a time (extra ``postgres``); and
+``PostgresScheduleState``, which runs each fire time of a schedule on one replica at most.
 
 Register a service with a lease and start the same program on several machines::
 
@@ -70,7 +71,9 @@ except ImportError:  # the `postgres` extra is not installed: PostgresLease() sa
 else:
     _HAVE_PSYCOPG = True
 
-__all__ = ["PostgresLease"]
+from threadhost.contrib._postgres_schedule import PostgresScheduleState
+
+__all__ = ["PostgresLease", "PostgresScheduleState"]
 
 _MISSING_PSYCOPG = (
     "PostgresLease needs psycopg 3, which is not installed; install threadhost with the "
