@@ -42,6 +42,16 @@ def test_demo_runs_for_its_duration_and_keeps_the_outbox_invariant(tmp_path: Pat
     assert app.stdout[-1].startswith("orders: ") and str(db) in app.stdout[-1]
 
 
+def test_the_demo_reports_on_its_schedule_in_its_time_zone(tmp_path: Path) -> None:
+    with App("-m", "threadhost", "demo", "--duration", "2.5",
+             f"--Demo:Database={tmp_path / 'o.db'}", "--Demo:ReportSchedule=* * * * * *",
+             "--Demo:ReportTimeZone=Asia/Tokyo", merge_stderr=True) as app:
+        assert app.wait(30) == 0, app.output()
+    reports = [line for line in app.stdout if "Report for " in line]
+    assert len(reports) >= 2, app.output()
+    assert all(" JST: " in line and " orders, " in line for line in reports), reports
+
+
 @pytest.mark.parametrize("moment", [
     "Application started.", "Order 1 confirmed", "Order 3 confirmed",
     "Published OrderConfirmed for order 5", "Order 12 confirmed",

@@ -10,7 +10,9 @@ Three services share an SQLite database of orders:
   confirms the orders whose grace period (``GracePeriodTime``) is over, and hands each
   confirmation to the queue;
 * ``QueuedHostedService`` runs those hand-overs: each "publishes" an ``OrderConfirmed`` event
-  by writing it to the outbox table.
+  by writing it to the outbox table;
+* ``OrderReport`` (a CronBackgroundService, ``ReportSchedule`` in ``ReportTimeZone``: every
+  ten seconds by default) logs how many orders were submitted, confirmed and published.
 
 The invariant, kept across Ctrl+C and SIGTERM: every confirmed order has exactly one outbox
 row. The queue service is registered first, so it is stopped last and drains every
@@ -31,6 +33,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import threadhost as th
 from threadhost._config.configuration import load_json_file
@@ -65,6 +68,8 @@ class DemoSettings:
     grace_period_time: float = 3.0
     feeder_fails_every: int = 5  # 0: never
     postgres: str = ""  # a conninfo: run the grace-period job as a leased singleton
+    report_schedule: str = "*/10 * * * * *"  # cron, seconds first; empty: no report
+    report_time_zone: str = "UTC"
 
 
 _local = threading.local()  # one sqlite3 connection per thread, as sqlite3 wants
@@ -188,6 +193,21 @@ class GracePeriodManager(th.PeriodicBackgroundService):
             self.queue.enqueue(PublishOrderConfirmed(self.db, order_id, self.clock))
 
 
+class OrderReport(th.CronBackgroundService):
+    """Logs the orders' counts at each fire time of ``Demo:ReportSchedule``."""
+
+    def __init__(self, db: OrdersDb, settings: th.Options[DemoSettings]) -> None:
+        self.db = db
+        self.schedule = settings.value.report_schedule
+        self.timezone = settings.value.report_time_zone
+
+    def run_once(self, stopping_token: th.CancellationToken, fire_time: datetime) -> None:
+        orders, confirmed = self.db.connection().execute(
+            "SELECT COUNT(*), COALESCE(SUM(status = 'confirmed'), 0) FROM orders").fetchone()
+        log.info("Report for %s: %d orders, %d confirmed", fire_time.strftime("%H:%M:%S %Z"),
+                 orders, confirmed)
+
+
 def summary(path: str) -> str:
     """One line on the state of the database at ``path``."""
     with sqlite3.connect(path) as connection:
@@ -218,6 +238,8 @@ def build(args: Sequence[str]) -> th.HostApplicationBuilder:
     else:
         builder.services.add_hosted_service(GracePeriodManager)
     builder.services.add_hosted_service(OrderFeeder, restart=OrderFeeder.RESTART)
+    if builder.configuration.get("Demo:ReportSchedule") != "":
+        builder.services.add_hosted_service(OrderReport)
     builder.add_thread_exit_hook(close_thread_connection)
     # Probes on a free port (Health:Port in any source picks another): /healthz, /readyz, ...
     builder.use_health_endpoint(port=0)
