@@ -168,6 +168,37 @@ def test_enqueue_after_the_service_stopped_is_refused() -> None:
         queue.enqueue(lambda token: None)
 
 
+class Broken(th.HostedService):
+    def start(self, cancellation_token: th.CancellationToken) -> None:
+        raise OSError("port 8080 is taken")
+
+    def stop(self, cancellation_token: th.CancellationToken) -> None:
+        pass
+
+
+def test_a_queue_whose_service_never_started_refuses_work_and_reports_what_it_held() -> None:
+    queue = th.BackgroundTaskQueue(5)
+    done: list[str] = []
+    queue.enqueue(Job("early", done))  # before the host starts: accepted, it will run ...
+    builder = make_builder()
+    builder.services.add_hosted_service(Broken)  # ... but the start fails before the queue's
+    builder.services.add_instance(th.BackgroundTaskQueue, queue)
+    builder.services.add_hosted_service(th.QueuedHostedService)
+    host = builder.build()
+    with pytest.raises(th.HostStartupError):
+        host.start()
+    assert host.wait_for_shutdown(WAIT)
+    report = host.report
+    host.close()
+    assert report is not None
+    with pytest.raises(RuntimeError, match=r"QueuedHostedService never started \(the host "
+                       r"stopped before starting it\), so the work would never run"):
+        queue.enqueue(Job("late", done))
+    assert [(w.service, repr(w.item)) for w in report.unfinished_work] == [
+        ("QueuedHostedService", "Job(early)")]
+    assert done == []
+
+
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match=r"capacity=0\): expected an int >= 1"):
         th.BackgroundTaskQueue(0)

@@ -86,6 +86,7 @@ class HostCore:
         self._taken_list: list[Entry] = []  # guarded by _lock: the list it took
         self._errors: list[ServiceError] = []  # guarded by _lock: start failures, crashes
         self._failed: list[Entry] = []  # guarded by _lock: services whose start call raised
+        self._resolved: list[Entry] = []  # guarded by _lock: every service constructed
         self._errors_taken = 0  # guarded by _lock: how many of _errors the stop took
         self._start_token: CancellationTokenSource | None = None
         self._start_yielded = CancellationTokenSource(self.clock)
@@ -217,6 +218,12 @@ class HostCore:
                 call.run(self.clock)
             if call.error is not None:
                 log.service_stop_failed(entry.name, "stop", call.error)
+
+    def record_resolved(self, entries: Sequence[Entry]) -> None:
+        """Every service was constructed: those whose start is never made are still asked to
+        stop (``take_started``)."""
+        with self._lock:
+            self._resolved = list(entries)
 
     def record_failed(self, entries: Sequence[Entry]) -> None:
         """A start call of ``entries`` raised: the stop is not made for them (they never
@@ -396,11 +403,14 @@ class HostCore:
         return stragglers
 
     def take_started(self, account: Account) -> tuple[list[Entry], list[Entry]]:
-        """Step 5: the services to stop, and those whose start failed (asked, not stopped)."""
+        """Step 5: the services to stop, and those to ask only: whose start failed or was
+        never made."""
         with self._lock:
             self._taken = True  # before the copy: see record_started
             entries = self._taken_list = list(self._started)
             failed = list(self._failed)
+            made = {id(e) for e in entries} | {id(e) for e in failed}
+            failed.extend(e for e in self._resolved if id(e) not in made)
             account.errors.extend(self._errors)
             self._errors_taken = len(self._errors)
         for entry in entries:

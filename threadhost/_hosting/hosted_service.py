@@ -5,13 +5,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from threadhost._time.cancellation import CancellationToken
 
 if TYPE_CHECKING:
     import injector
 
+    from threadhost._hosting.registry import ServiceSlot
     from threadhost._hosting.restart import RestartPolicy
 
 
@@ -57,6 +58,28 @@ class HostedLifecycleService(HostedService):
 
     def stopped(self, cancellation_token: CancellationToken) -> None:
         """Called after every service's ``stop`` has returned."""
+
+
+class SlotAttached(HostedService):
+    """Internal: a hosted service of threadhost's own that the host hands its slot as soon as
+    the slot is made, before any start call, so that the stop reaches it (through
+    ``ServiceSlot.on_ask``) even when its start is never made (an earlier service failed to
+    start, or the stop came first). QueuedHostedService is one: its queue must then refuse
+    work that would never run. An isinstance check on this class, rather than a look-up of a
+    method on every service, keeps the host from asking user objects for anything but their
+    documented methods."""
+
+    def _attach_slot(self, slot: ServiceSlot) -> None:
+        """Called once, on the host's start thread, before any start call; never blocks."""
+
+
+def is_slot_attached(service: HostedService, memo: dict[type, bool]) -> TypeGuard[SlotAttached]:
+    """``isinstance(service, SlotAttached)``, the answer kept per class in ``memo``."""
+    cls = type(service)
+    known = memo.get(cls)
+    if known is None:
+        known = memo[cls] = isinstance(service, SlotAttached)
+    return known
 
 
 HostedServiceFactory = Callable[["injector.Injector"], HostedService]

@@ -28,7 +28,12 @@ from typing import TYPE_CHECKING
 
 from threadhost import _log_messages as log
 from threadhost._hosting.background_service import prepare_start
-from threadhost._hosting.hosted_service import HostedRegistration, HostedService, is_lifecycle
+from threadhost._hosting.hosted_service import (
+    HostedRegistration,
+    HostedService,
+    is_lifecycle,
+    is_slot_attached,
+)
 from threadhost._hosting.lifetime import HostLifetime
 from threadhost._hosting.plan import START_PLAN, Call, Target, run_start_group
 from threadhost._hosting.registry import set_current_slot
@@ -77,6 +82,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
         entries = _resolve(core)
         if isinstance(entries, StartFailure):
             return entries
+        core.record_resolved(entries)
         concurrent = core.options.services_start_concurrently
         channel, clock = core.channel, core.clock
         memo: dict[type, bool] = {}
@@ -177,6 +183,10 @@ def _resolve(core: HostCore) -> list[Entry] | StartFailure:
             slot.liveness_timeout = factory.liveness_timeout
     if failure is not None:
         return failure
+    memo: dict[type, bool] = {}
+    for service, slot in zip(services, slots, strict=True):
+        if is_slot_attached(service, memo):
+            service._attach_slot(slot)
     return [Entry(n, s, slot) for n, s, slot in zip(names, services, slots, strict=True)]
 
 

@@ -122,14 +122,14 @@ def _duration_of(slot: ServiceSlot) -> Callable[[float], object]:
 
 
 def carry_out(entries: Sequence[Entry], groups: Sequence[Sequence[Call]], deadline: Deadline,
-              clock: Clock, *, failed_starts: Sequence[Entry] = ()) -> None:
+              clock: Clock, *, not_started: Sequence[Entry] = ()) -> None:
     """Make the calls, then ask every service whose stop was not made (or is stuck), and
-    those whose start failed (``failed_starts``), to stop all the same; then give service threads
-    still running the rest of the deadline and then of the grace to end. Blocks the calling
-    thread; never raises."""
+    those whose start failed or was never made (``not_started``), to stop all the same; then
+    give service threads still running the rest of the deadline and then of the grace to end.
+    Blocks the calling thread; never raises."""
     run_stop(groups, deadline, clock)
     asked = {c.name for g in groups for c in g if c.phase == "stop" and c.done}
-    everyone = [*entries, *failed_starts]
+    everyone = [*entries, *not_started]
     for entry in everyone:
         if entry.name not in asked:
             entry.slot.ask_to_stop()
@@ -155,7 +155,7 @@ class Account:
 
 
 def report(account: Account, entries: Sequence[Entry], groups: Sequence[Sequence[Call]],
-           deadline: Deadline, clock: Clock, *, failed_starts: Sequence[Entry] = ()
+           deadline: Deadline, clock: Clock, *, not_started: Sequence[Entry] = ()
            ) -> ShutdownReport:
     """The report of a stop whose calls have been made (or abandoned). Logs each error and
     straggler as it is found (a thread a failed start left running included). Never
@@ -200,11 +200,12 @@ def report(account: Account, entries: Sequence[Entry], groups: Sequence[Sequence
         left = entry.slot.unfinished()
         if left:
             unfinished.extend(UnfinishedWork(entry.name, item) for item in left)
-    for entry in failed_starts:
+    for entry in not_started:
         for thread in entry.slot.live_threads():
             stack = capture_stack(thread)
             log.straggler(entry.name, "execute", thread.name, limit, stack)
             stragglers.append(Straggler(entry.name, stack, thread.name, "execute"))
+        unfinished.extend(UnfinishedWork(entry.name, item) for item in entry.slot.unfinished())
     return ShutdownReport(
         restarts={e.name: e.slot.restarts for e in entries if e.slot.restarts},
         failures={e.name: e.slot.failures for e in entries if e.slot.failures},
@@ -244,7 +245,7 @@ def perform_stop(core: HostCore, request: StopRequest, was_starting: bool) -> Sh
     entries, failed = core.take_started(account)
     groups = stop_groups(entries, core.lifetime, core.app, budget,
                          concurrent=core.options.services_stop_concurrently)
-    carry_out(entries, groups, budget, core.clock, failed_starts=failed)
+    carry_out(entries, groups, budget, core.clock, not_started=failed)
     result = _finish(core, account, entries, groups, budget, failed=failed)
     core.channel.run_stopped(budget)
     return result
@@ -253,7 +254,7 @@ def _finish(core: HostCore, account: Account, entries: list[Entry], groups: list
             budget: Deadline, *, failed: list[Entry]) -> ShutdownReport:
     """Step 8: the report; each service STOPPED, with the time its stop took."""
     account.errors.extend(core.errors_while_stopping())
-    result = report(account, entries, groups, budget, core.clock, failed_starts=failed)
+    result = report(account, entries, groups, budget, core.clock, not_started=failed)
     for entry in entries:
         entry.slot.move(ServiceState.STOPPED)
         entry.slot.stop_duration = result.timings.get(entry.name)

@@ -4,8 +4,10 @@ Nothing is dropped silently. At stop the workers keep taking queued work until t
 empty or the shutdown deadline passes; what is still queued then is never started, and is
 logged at WARNING (count and each item's repr) and listed in ``ShutdownReport.unfinished_work``.
 An item still running at the deadline is left to finish (its token is cancelled) and its worker
-is reported as a straggler. Once the service has stopped, ``enqueue`` raises instead of
-accepting work that would never run.
+is reported as a straggler. Once the service has stopped, or the host stopped without ever
+starting it (an earlier service failed to start), ``enqueue`` raises instead of accepting work
+that would never run: the service is handed its slot as soon as the host makes it
+(``SlotAttached``), so the stop reaches its queue even then.
 
 Waiting: workers and blocked producers wait through the host's clock (on one-shot signals that
 are replaced each time they fire), so a ``FakeClock`` sees them as blocked, and a test under
@@ -24,7 +26,7 @@ from typing import final
 from threadhost import _log_messages as log
 from threadhost._errors import QueueFullError
 from threadhost._hosting.deadline import deadline_of
-from threadhost._hosting.hosted_service import HostedService
+from threadhost._hosting.hosted_service import SlotAttached
 from threadhost._hosting.registry import ServiceSlot, current_slot, standalone_slot
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, wait_any
 from threadhost._time.clock import SYSTEM_CLOCK, Clock
@@ -73,7 +75,7 @@ class BackgroundTaskQueue:
         self._items: deque[WorkItem] = deque()  # guarded by _lock
         self._takers: deque[CancellationTokenSource] = deque()  # guarded by _lock
         self._producers: deque[CancellationTokenSource] = deque()  # guarded by _lock
-        self._closed = False  # guarded by _lock
+        self._closed: str | None = None  # guarded by _lock: why the queue refuses work
         self._consumer: QueuedHostedService | None = None  # guarded by _lock
 
     @property
@@ -90,8 +92,8 @@ class BackgroundTaskQueue:
 
         ``timeout`` (seconds on the queue's clock; None: no limit) bounds the wait for room:
         past it ``QueueFullError`` is raised and the item is not added. Raises TypeError for a
-        non-callable and RuntimeError once the queue's service has stopped (the work would
-        never run).
+        non-callable and RuntimeError once the queue's service has stopped, or its host
+        stopped without starting it (the work would never run).
         """
         if not callable(work):
             raise TypeError(f"enqueue() needs a callable taking a CancellationToken, got "
@@ -100,10 +102,10 @@ class BackgroundTaskQueue:
         end = None if timeout is None else clock.monotonic() + timeout
         while True:
             with self._lock:
-                if self._closed:
+                if self._closed is not None:
                     raise RuntimeError(
-                        f"Cannot enqueue {work!r}: the queue's QueuedHostedService has stopped, "
-                        "so the work would never run.")
+                        f"Cannot enqueue {work!r}: the queue's QueuedHostedService "
+                        f"{self._closed}, so the work would never run.")
                 if len(self._items) < self._capacity:
                     self._items.append(work)
                     wake = self._takers.popleft() if self._takers else None
@@ -171,10 +173,11 @@ class BackgroundTaskQueue:
         for signal in takers:
             signal.cancel()
 
-    def _close(self) -> list[WorkItem]:
+    def _close(self, why: str = "has stopped") -> list[WorkItem]:
         """Refuse new work; return what was never taken."""
         with self._lock:
-            self._closed = True
+            if self._closed is None:
+                self._closed = why
             left = list(self._items)
             self._items.clear()
             producers = list(self._producers)
@@ -191,12 +194,13 @@ class BackgroundTaskQueue:
 class _Workers:
     # Written by start() before the workers start, then by stop(); single-reference reads.
     slot: ServiceSlot | None = None
+    started: bool = False
     draining: CancellationTokenSource | None = None
     abandoned: CancellationTokenSource | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class QueuedHostedService(HostedService):
+class QueuedHostedService(SlotAttached):
     """Runs the work of a ``BackgroundTaskQueue`` on ``workers`` threads.
 
     Workers are daemon threads named ``threadhost:<ClassName>:<n>``, accounted by the host.
@@ -226,10 +230,11 @@ class QueuedHostedService(HostedService):
             raise ValueError(f"{name}.workers={self.workers!r} is invalid: expected an int >= 1")
         state = self._workers()
         with state.lock:
-            if state.slot is not None:
+            if state.started:
                 raise RuntimeError(f"Cannot start {name}: it runs only once.")
-            slot = state.slot = current_slot() or standalone_slot(name,
-                                                                  cancellation_token.clock)
+            state.started = True
+            slot = state.slot = state.slot or current_slot() or standalone_slot(
+                name, cancellation_token.clock)
         clock = slot.clock
         self.queue._attach(self, clock)
         slot.queue_depth = self.queue.__len__
@@ -264,6 +269,22 @@ class QueuedHostedService(HostedService):
             hand_over = self.queue.on_unfinished
             if hand_over is not None:
                 hand_over(list(left))  # user code: on this (abandonable) runner thread
+
+    def _attach_slot(self, slot: ServiceSlot) -> None:
+        """Until it starts, a stop that reaches the service closes its queue (``_refuse``)."""
+        state = self._workers()
+        with state.lock:
+            if state.slot is None:
+                state.slot = slot
+                slot.on_ask = functools.partial(self._refuse, slot)
+
+    def _refuse(self, slot: ServiceSlot) -> None:
+        """``ServiceSlot.on_ask`` of a service never started: its queue refuses work from now
+        on, and what was queued before is reported as never started. Never blocks."""
+        left = self.queue._close("never started (the host stopped before starting it)")
+        if left:
+            log.unfinished_work(slot.name, list(left))
+            slot.report_unfinished(left)
 
     def _ask(self, state: _Workers) -> None:
         """``ServiceSlot.on_ask`` (this service's stop was never made, or was abandoned): stop
