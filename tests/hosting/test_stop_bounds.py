@@ -204,6 +204,44 @@ def test_a_raising_log_filter_never_keeps_stop_from_returning_its_report() -> No
     assert report.stopped == ("Waiter",)
 
 
+class _Blocking(logging.Handler):
+    """Blocks every record until released (a socket handler whose peer stopped reading)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.blocked = threading.Event()
+        self.handled: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.blocked.set()
+        self.release.wait(WAIT * 6)
+        self.handled.append(record.getMessage())
+
+
+def test_a_blocking_log_handler_never_keeps_stop_from_returning_its_report() -> None:
+    logger = logging.getLogger("threadhost.hosting")
+    logger.setLevel(logging.INFO)
+    handler = _Blocking()
+    host = make_builder(Waiter()).build()
+    host.start()
+    logger.addHandler(handler)  # from the stop on: its first line blocks
+    try:
+        report = stop_within(host)  # fails loudly if the stop waited for the handler
+        host.close()
+        assert handler.blocked.is_set()
+        assert report.stopped == ("Waiter",) and report.clean
+    finally:
+        handler.release.set()
+        # Released, the handler gets the stop's lines after all, in order, the closing one
+        # last (once the relay's thread has handled what it held).
+        for relay in [t for t in threading.enumerate() if t.name == "threadhost:log"]:
+            relay.join(WAIT)
+        logger.removeHandler(handler)
+    assert handler.handled[0] == "Hosting stopping: Host.stop() called"
+    assert handler.handled[-1].startswith("Application stopped: clean in ")
+
+
 def test_stacks_are_captured_with_the_cyclic_collector_off(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # CPython < 3.11.9 deadlocks when the collector frees a threading.local during

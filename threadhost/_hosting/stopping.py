@@ -21,6 +21,7 @@ from threadhost._hosting.background_service import prepare_stop
 from threadhost._hosting.deadline import Deadline
 from threadhost._hosting.hosted_service import HostedLifecycleService, HostedService, is_lifecycle
 from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime, stops_inline
+from threadhost._hosting.log_relay import relaying
 from threadhost._hosting.plan import STOP_PLAN, Call, Target, run_stop
 from threadhost._hosting.registry import ServiceSlot
 from threadhost._hosting.report import (
@@ -238,16 +239,19 @@ def perform_stop(core: HostCore, request: StopRequest, was_starting: bool) -> Sh
     budget = Deadline(core.clock, min(core.options.shutdown_timeout,
                                       math.inf if request.timeout is None
                                       else request.timeout))
-    account = core.begin_stop(request)
-    if not was_starting:
-        _drain(core, budget)
-    account.stragglers += core.yield_start(budget, was_starting)
-    entries, failed = core.take_started(account)
-    groups = stop_groups(entries, core.lifetime, core.app, budget,
-                         concurrent=core.options.services_stop_concurrently)
-    carry_out(entries, groups, budget, core.clock, not_started=failed)
-    result = _finish(core, account, entries, groups, budget, failed=failed)
-    core.channel.run_stopped(budget)
+    # Every line this thread logs until the report is out is handled with a bound: a
+    # handler that blocks cannot hold the stop (see LogRelay).
+    with relaying():
+        account = core.begin_stop(request)
+        if not was_starting:
+            _drain(core, budget)
+        account.stragglers += core.yield_start(budget, was_starting)
+        entries, failed = core.take_started(account)
+        groups = stop_groups(entries, core.lifetime, core.app, budget,
+                             concurrent=core.options.services_stop_concurrently)
+        carry_out(entries, groups, budget, core.clock, not_started=failed)
+        result = _finish(core, account, entries, groups, budget, failed=failed)
+        core.channel.run_stopped(budget)
     return result
 
 def _finish(core: HostCore, account: Account, entries: list[Entry], groups: list[list[Call]],
