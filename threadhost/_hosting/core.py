@@ -29,7 +29,6 @@ thread (a signal handler, a crashing service: neither may block for a whole stop
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -44,8 +43,9 @@ from threadhost._hosting.deadline import Deadline
 from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime
 from threadhost._hosting.options import HostOptions
 from threadhost._hosting.plan import Call, current_call
-from threadhost._hosting.registry import ServiceSlot, ThreadExitHook, ThreadRegistry
+from threadhost._hosting.registry import ThreadExitHook, ThreadRegistry
 from threadhost._hosting.report import ServiceError, ShutdownReport, Straggler, capture_stack
+from threadhost._hosting.roster import Roster
 from threadhost._hosting.starting import ABORTED, StartFailure, run_start
 from threadhost._hosting.states import (
     HOST_TRANSITIONS,
@@ -53,9 +53,8 @@ from threadhost._hosting.states import (
     HostEvent,
     HostState,
     Next,
-    ServiceState,
 )
-from threadhost._hosting.stopping import Account, Entry, perform_stop
+from threadhost._hosting.stopping import Account, perform_stop
 from threadhost._hosting.supervisor import Supervisor
 from threadhost._time.cancellation import CancellationTokenSource
 from threadhost._time.clock import Clock
@@ -77,17 +76,11 @@ class HostCore:
         self.report: ShutdownReport | None = None  # written with STOPPED, under _lock
         self._published = CancellationTokenSource(self.clock)  # cancelled after publishing
         self._stop_begun = CancellationTokenSource(self.clock)
+        self.roster = Roster(self.clock)  # which services started, failed; the errors
         self.supervisor = Supervisor(self.clock, self.options, self.channel, self._stop_begun.token,
-                                     self._record_crash)
+                                     self.roster.crashed)
         self.registry = ThreadRegistry(self.clock, exit_hooks, self.supervisor.on_run_end,
                                        self._stop_begun.token)
-        self._started: list[Entry] = []  # guarded by _lock: services whose start returned
-        self._taken = False  # written under _lock: the stop has taken the list of started ones
-        self._taken_list: list[Entry] = []  # guarded by _lock: the list it took
-        self._errors: list[ServiceError] = []  # guarded by _lock: start failures, crashes
-        self._failed: list[Entry] = []  # guarded by _lock: services whose start call raised
-        self._resolved: list[Entry] = []  # guarded by _lock: every service constructed
-        self._errors_taken = 0  # guarded by _lock: how many of _errors the stop took
         self._start_token: CancellationTokenSource | None = None
         self._start_yielded = CancellationTokenSource(self.clock)
         self._start_calls: list[Call] = []  # the start phase under way: the calls begun and
@@ -166,9 +159,9 @@ class HostCore:
                 log.start_aborted("a stop was requested")
             elif failure is not None:
                 # Recorded before the start yields, so the stop that follows reports them.
+                self.roster.add_errors(ServiceError(c.name, c.error, c.phase)
+                                       for c in failure.calls if c.error is not None)
                 with self._lock:
-                    self._errors.extend(ServiceError(c.name, c.error, c.phase)
-                                        for c in failure.calls if c.error is not None)
                     step = self._move(HostEvent.START_FAILED)
             else:
                 with self._lock:
@@ -188,49 +181,6 @@ class HostCore:
         if failure is not None:
             assert step is not None
             self._fail_start(failure, request=step.do is Do.REQUEST_STOP)
-
-    def record_started(self, entries: Sequence[Entry]) -> None:
-        """The start of ``entries`` returned: the stop will stop them (or, if the stop already
-        took its list, stop them here, at once).
-
-        Lock-free in the common case (called between every two thread starts): the stop sets
-        ``_taken`` before it copies ``_started``, so entries added while ``_taken`` still
-        reads False afterwards are in its copy. Only if it reads True does the lock settle
-        which ones the copy holds. (``list.extend`` of a tuple or list, and the copy, are
-        single steps under the GIL.)
-        """
-        if not self._taken:
-            self._started.extend(entries)
-            if not self._taken:
-                return
-        with self._lock:
-            taken = {id(e) for e in self._taken_list}
-        for entry in entries:
-            if id(entry) in taken:
-                continue
-            # The stop already took its list (its deadline passed while this start ran):
-            # stop the service here, at once, and keep its errors in the log.
-            log.late_start(entry.name)
-            with CancellationTokenSource(self.clock) as cancelled:
-                cancelled.cancel()
-                call = Call(entry.name, "stop", functools.partial(
-                    entry.service.stop, cancelled.token))
-                call.run(self.clock)
-            if call.error is not None:
-                log.service_stop_failed(entry.name, "stop", call.error)
-
-    def record_resolved(self, entries: Sequence[Entry]) -> None:
-        """Every service was constructed: those whose start is never made are still asked to
-        stop (``take_started``)."""
-        with self._lock:
-            self._resolved = list(entries)
-
-    def record_failed(self, entries: Sequence[Entry]) -> None:
-        """A start call of ``entries`` raised: the stop is not made for them (they never
-        started), but whatever threads their start had begun are asked to stop, waited for
-        and, if still running, reported as stragglers."""
-        with self._lock:
-            self._failed.extend(entries)
 
     def _fail_start(self, failure: StartFailure, *, request: bool) -> None:
         names = failure.names
@@ -254,10 +204,6 @@ class HostCore:
             report=stopped) from cause
 
     # -- crashes ---------------------------------------------------------------------------
-
-    def _record_crash(self, slot: ServiceSlot, error: BaseException) -> None:
-        with self._lock:
-            self._errors.append(ServiceError(slot.name, error, "execute"))
 
     # -- stop ------------------------------------------------------------------------------
 
@@ -365,8 +311,7 @@ class HostCore:
             result = perform_stop(self, request, was_starting)
         except BaseException as exc:
             self._stop_begun.cancel()
-            with self._lock:
-                errors = (*self._errors, ServiceError("host", exc, "stop"))
+            errors = (*self.roster.errors(), ServiceError("host", exc, "stop"))
             publish(ShutdownReport(reason=request.reason, errors=errors,
                                    elapsed=self.clock.monotonic() - began))
             raise
@@ -401,26 +346,6 @@ class HostCore:
                 log.straggler(call.name, call.phase, call.thread.name, budget.seconds, stack)
                 stragglers.append(Straggler(call.name, stack, call.thread.name, call.phase))
         return stragglers
-
-    def take_started(self, account: Account) -> tuple[list[Entry], list[Entry]]:
-        """Step 5: the services to stop, and those to ask only: whose start failed or was
-        never made."""
-        with self._lock:
-            self._taken = True  # before the copy: see record_started
-            entries = self._taken_list = list(self._started)
-            failed = list(self._failed)
-            made = {id(e) for e in entries} | {id(e) for e in failed}
-            failed.extend(e for e in self._resolved if id(e) not in made)
-            account.errors.extend(self._errors)
-            self._errors_taken = len(self._errors)
-        for entry in entries:
-            entry.slot.move(ServiceState.STOPPING)
-        return entries, failed
-
-    def errors_while_stopping(self) -> list[ServiceError]:
-        """Step 9: the errors recorded since ``take_started`` (crashes during the stop)."""
-        with self._lock:
-            return self._errors[self._errors_taken:]
 
     def join_control(self) -> None:
         control = self._control

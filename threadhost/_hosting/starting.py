@@ -82,7 +82,7 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
         entries = _resolve(core)
         if isinstance(entries, StartFailure):
             return entries
-        core.record_resolved(entries)
+        core.roster.resolved(entries)
         concurrent = core.options.services_start_concurrently
         channel, clock = core.channel, core.clock
         memo: dict[type, bool] = {}
@@ -116,9 +116,9 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 if running:
                     _now_running(made, later)
                 if starting:
-                    core.record_started(made)
+                    core.roster.started(made)
                 if failed:
-                    core.record_failed([e for e, c in zip(chosen, calls, strict=True)
+                    core.roster.failed([e for e, c in zip(chosen, calls, strict=True)
                                         if c.error is not None])
                     return StartFailure(failed)
                 continue
@@ -129,12 +129,12 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 entry.slot.move(ServiceState.STARTING)
                 call.run(clock)
                 if call.error is not None:
-                    core.record_failed((entry,))
+                    core.roster.failed((entry,))
                     return StartFailure([call])
                 if running and entry.slot.state is ServiceState.STARTING:
                     _now_running((entry,), later)
                 if starting:
-                    core.record_started((entry,))
+                    core.roster.started((entry,))
         return DONE if go_on(None) else ABORTED
     except _Failed as failed:
         return failed.failure

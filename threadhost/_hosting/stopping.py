@@ -246,7 +246,7 @@ def perform_stop(core: HostCore, request: StopRequest, was_starting: bool) -> Sh
         if not was_starting:
             _drain(core, budget)
         account.stragglers += core.yield_start(budget, was_starting)
-        entries, failed = core.take_started(account)
+        entries, failed = core.roster.take(account)
         groups = stop_groups(entries, core.lifetime, core.app, budget,
                              concurrent=core.options.services_stop_concurrently)
         carry_out(entries, groups, budget, core.clock, not_started=failed)
@@ -257,7 +257,7 @@ def perform_stop(core: HostCore, request: StopRequest, was_starting: bool) -> Sh
 def _finish(core: HostCore, account: Account, entries: list[Entry], groups: list[list[Call]],
             budget: Deadline, *, failed: list[Entry]) -> ShutdownReport:
     """Step 8: the report; each service STOPPED, with the time its stop took."""
-    account.errors.extend(core.errors_while_stopping())
+    account.errors.extend(core.roster.errors_since_taken())
     result = report(account, entries, groups, budget, core.clock, not_started=failed)
     for entry in entries:
         entry.slot.move(ServiceState.STOPPED)
