@@ -476,6 +476,13 @@ def unknown_option_key(key: str, origin: str, options_name: str, close: str | No
         extra={"config_key": key, "config_source": origin, "options_type": options_name})
 
 
+def unread_command_line_key(key: str, value: str, close: str | None) -> None:
+    hint = f"; did you mean --{close}={value}?" if close else " (a typo?)"
+    configuration_log.warning(
+        "command line: --%s=%s set the key %r, which nothing read by the end of start%s",
+        key, value, key, hint)
+
+
 def configure_overrides(options_name: str, field: str, value: object, *, key: str,
                         given: object, origin: str) -> None:
     configuration_log.warning(

@@ -10,11 +10,13 @@ from typing import Any, final
 
 import injector
 
+from threadhost import _log_messages as log
 from threadhost._building.autowire import Autowired, missing_dependency
 from threadhost._building.collection import ServiceCollection
 from threadhost._building.health_config import parse_host, parse_port, register_endpoint
 from threadhost._building.host import Host
 from threadhost._config.configuration import Configuration
+from threadhost._config.unread import unread_command_line_keys
 from threadhost._errors import ConfigurationError
 from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.environment import DEVELOPMENT, PRODUCTION, HostEnvironment
@@ -259,6 +261,8 @@ class HostApplicationBuilder:
         # threadhost's own quick hook (not a user callback): it runs when the stop is over, or
         # when a host that never started is closed.
         inj.get(StopChannel).on_stopped(lambda _budget: applied.undo())
+        inj.get(HostApplicationLifetime).application_started.register(
+            lambda: _warn_unread(config))
         weakref.finalize(host, applied.undo)
         self._built = True
         return host
@@ -276,6 +280,12 @@ class HostApplicationBuilder:
 
     def __repr__(self) -> str:
         return f"<HostApplicationBuilder {self.environment.environment_name}>"
+
+
+def _warn_unread(config: Configuration) -> None:
+    """Once the host has started: each command-line key nothing read (``_config.unread``)."""
+    for key, value, close in unread_command_line_keys(config):
+        log.unread_command_line_key(key, value, close)
 
 
 def _stderr_is_journal(journal_stream: str) -> bool:

@@ -261,6 +261,9 @@ def bind(section: Configuration, options_type: type[T], base: T | None = None) -
     _require_dataclass(options_type, "bind()")
     hints = resolve_type_hints(options_type, options_type.__qualname__)
     present = {_norm(c): c for c in section.children()}
+    prefix = f"{section.path}{':' if section.path else ''}"
+    section._root._known.update(f"{prefix}{_config_name(f.name)}"
+                                for f in dataclasses.fields(options_type))  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
     for field in dataclasses.fields(options_type):  # type: ignore[arg-type]
         if not field.init:

@@ -128,6 +128,12 @@ class Configuration:
         self._path = ""
         self._base_path: str | None = None
         self._error_on_unknown_keys = False
+        # What was read (for the unread command-line keys: _config.unread): folded full keys
+        # looked up, folded section prefixes listed or bound, and keys as the readers wrote
+        # them (candidates for "did you mean"). Set adds are atomic: readers on any thread.
+        self._read: set[str] = set()
+        self._read_below: set[str] = set()
+        self._known: set[str] = set()
 
     @property
     def error_on_unknown_keys(self) -> bool:
@@ -185,6 +191,8 @@ class Configuration:
 
     def _lookup(self, full: str) -> Entry | None:
         folded = fold_key(full)
+        self._read.add(folded)
+        self._known.add(full)
         for source in reversed(self._checked_sources()):
             hit = source.data.get(folded)
             if hit is not None:
@@ -203,6 +211,7 @@ class Configuration:
     def _below(self) -> Iterator[tuple[str, Entry]]:
         """(folded key relative to this section, entry) of every source, lowest first."""
         prefix = fold_key(self._path) + SEPARATOR if self._path else ""
+        self._root._read_below.add(prefix)
         for source in self._root._checked_sources():
             for folded, entry in source.data.items():
                 if folded.startswith(prefix) and len(folded) > len(prefix):
