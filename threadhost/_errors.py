@@ -52,6 +52,10 @@ class HostStartupError(RuntimeError):
         self.report = report
 
 
+CONFIGURATION_EXIT_CODE = 2
+"""The exit code of a configuration error (argparse's code for a misused command line)."""
+
+
 class ConfigurationError(ValueError):
     """A configuration source or value is invalid.
 

@@ -23,6 +23,7 @@ import types
 from typing import TYPE_CHECKING, Any, Protocol
 
 from threadhost import _interrupt as interrupts
+from threadhost._errors import ConfigurationError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -162,8 +163,19 @@ def start_aborted(reason: str) -> None:
 
 
 def service_start_failed(name: str, phase: str, exc: BaseException) -> None:
+    if isinstance(exc, ConfigurationError):  # a setting to fix, not a bug to read: one line
+        host_log.error("Service %r failed in %s: %s; stopping the services already started.",
+                       name, phase, exc)
+        host_log.debug("Service %r failed in %s:", name, phase, exc_info=exc)
+        return
     host_log.error("Service %r failed in %s; stopping the services already started.",
                    name, phase, exc_info=exc)
+
+
+def build_failed(application: str, exc: BaseException) -> None:
+    """A configuration error at ``build()``: one line on stderr (logging is not set up)."""
+    with contextlib.suppress(BaseException):
+        sys.stderr.write(f"{application}: error: {exc}\n")
 
 
 def startup_timed_out(timeout: float, name: str | None) -> None:

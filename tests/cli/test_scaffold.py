@@ -23,6 +23,12 @@ def test_new_worker_writes_a_project_whose_own_tests_pass(tmp_path: Path) -> Non
                             capture_output=True, text=True, timeout=WAIT * 6, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+    # A typo in a value is one line naming the key and its source, exit 2, no traceback.
+    with App("-m", "demoapp", "--Worker:PollInterval=often", cwd=project) as app:
+        assert app.wait() == 2, app.output()
+    assert len(app.stderr) == 1, app.output()
+    assert "Worker:PollInterval" in app.stderr[0] and "'often'" in app.stderr[0]
+    assert app.stderr[0].startswith("demoapp: error: "), app.stderr
 
 
 def test_new_refuses_a_bad_name_and_a_folder_in_use(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from threadhost._building.health_config import parse_host, parse_port, register_
 from threadhost._building.host import Host
 from threadhost._config.configuration import Configuration
 from threadhost._config.unread import unread_command_line_keys
-from threadhost._errors import ConfigurationError
+from threadhost._errors import CONFIGURATION_EXIT_CODE, ConfigurationError
 from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.environment import DEVELOPMENT, PRODUCTION, HostEnvironment
 from threadhost._hosting.hosted_service import HostedServiceFactory
@@ -192,6 +192,20 @@ class HostApplicationBuilder:
         """
         self._thread_exit_hooks.append(hook)
         return self
+
+    def run(self) -> int:
+        """Build the host and ``run()`` it: an application's ``main()`` in one call, with one
+        error path. A configuration error at ``build()`` (a value that does not convert, a
+        malformed settings file, a bad schedule) prints one line naming the key, the file or
+        the service on stderr and returns 2; one at a service's start is logged in one line
+        and returns 2 too; anything else is as ``Host.run()`` says (0, 1, 3, or 130). Main
+        thread; blocks until the host has stopped."""
+        try:
+            host = self.build()
+        except ConfigurationError as exc:
+            log.build_failed(self.environment.application_name or "threadhost", exc)
+            return CONFIGURATION_EXIT_CODE
+        return host.run()
 
     def build(self) -> Host:
         """Build the host: check the configuration, make the injector, set up logging.

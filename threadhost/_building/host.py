@@ -12,7 +12,7 @@ import injector
 
 from threadhost import _interrupt as interrupts
 from threadhost._building.scopes import create_scope
-from threadhost._errors import HostStartupError
+from threadhost._errors import CONFIGURATION_EXIT_CODE, ConfigurationError, HostStartupError
 from threadhost._hosting.core import HostCore
 from threadhost._hosting.hosted_service import HostedService
 from threadhost._hosting.registry import ThreadExitHook
@@ -174,7 +174,9 @@ class Host:
 
         Meant for the main thread (so ``ConsoleLifetime`` can handle signals). Returns 0 for a
         clean stop, 1 if a service failed (start error, crash under STOP_HOST, stop error),
-        3 if services were abandoned at the deadline and nothing else failed. A second SIGINT
+        2 if a service's start failed on a ``ConfigurationError`` (logged in one line, its
+        traceback at DEBUG), 3 if services were abandoned at the deadline and nothing else
+        failed. A second SIGINT
         or SIGTERM during the stop ends the process with 130 instead. Raises RuntimeError if
         the host was already started (a second ``run()``).
 
@@ -188,6 +190,8 @@ class Host:
                 self.start()
             except HostStartupError as exc:
                 code = exc.report.exit_code if exc.report is not None else 1
+                if isinstance(exc.__cause__, ConfigurationError):
+                    code = CONFIGURATION_EXIT_CODE
             else:
                 self.wait_for_shutdown()
                 code = self.stop().exit_code

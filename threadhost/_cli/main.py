@@ -21,10 +21,10 @@ from typing import NoReturn
 
 from threadhost._building.builder import HOST_PREFIX, HostApplicationBuilder
 from threadhost._building.host import Host
-from threadhost._errors import ConfigurationError
+from threadhost._errors import CONFIGURATION_EXIT_CODE, ConfigurationError
 from threadhost._version import __version__
 
-USAGE_ERROR = 2
+USAGE_ERROR = CONFIGURATION_EXIT_CODE
 
 
 class TargetError(Exception):

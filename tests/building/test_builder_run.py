@@ -1,0 +1,42 @@
+"""``HostApplicationBuilder.run()``: an application's main() in one call, with one error path
+(a real process, as users run it)."""
+
+from __future__ import annotations
+
+from tests._subprocess import App
+
+APP = """
+import sys
+from datetime import datetime
+import threadhost as th
+
+class Report(th.CronBackgroundService):
+    def __init__(self, config: th.Configuration) -> None:
+        self.schedule = config.get("Report:Schedule", "@daily")
+
+    def run_once(self, stopping_token: th.CancellationToken, fire_time: datetime) -> None:
+        pass
+
+builder = th.Host.create_application_builder(sys.argv[1:])
+builder.services.add_hosted_service(Report)
+raise SystemExit(builder.run())
+"""
+
+
+def test_a_bad_value_at_build_is_one_line_on_stderr_and_exit_code_2() -> None:
+    with App("-c", APP, "--HostOptions:ShutdownTimeout=soon",
+             env={"DOTNET_ENVIRONMENT": "Production"}) as app:
+        assert app.wait() == 2, app.output()
+    assert len(app.stderr) == 1, app.output()
+    assert "HostOptions:ShutdownTimeout" in app.stderr[0] and "'soon'" in app.stderr[0]
+    assert "Traceback" not in app.output()
+
+
+def test_a_bad_setting_found_at_start_is_one_error_line_and_exit_code_2() -> None:
+    with App("-c", APP, "--Report:Schedule=0 25 * * *") as app:
+        assert app.wait() == 2, app.output()
+    errors = [line for line in app.stderr if "ERROR" in line]
+    assert errors == [line for line in errors if "Service 'Report' failed in start: Report: "
+                      "schedule '0 25 * * *' cannot be read: Bad hour" in line], app.output()
+    assert len(errors) == 1, app.output()
+    assert "Traceback" not in app.output()
