@@ -15,7 +15,7 @@ configuration, logging, dependency injection and a clock that tests can fake.
 #   _hosting      the kernel: contracts, states, plans, start, stop, budget, slots,
 #                 lifetime, supervision, options, report
 #   _time         clock, cancellation, clock-aware Event/Queue
-#   leaves        _errors, _interrupt, _log_messages, _version
+#   leaves        _errors, _interrupt, _log_messages, _guarded_log, _version
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ import threading
 import time
 from typing import final
 
-from threadhost import _log_messages as log
+from threadhost._guarded_log import Relaying, handler_failed
 from threadhost._time.cancellation import Latch
 
 LOG_WAIT = 0.5
@@ -83,12 +83,12 @@ class LogRelay:
             try:
                 logger.handle(record)
             except BaseException as exc:  # a handler or filter failed: reported, never raised
-                log.handler_failed(logger.name, record.msg, exc)
+                handler_failed(logger.name, record.msg, exc)
             finally:
                 done.set()
 
 
-def relaying() -> log.Relaying:
+def relaying() -> Relaying:
     """Relay threadhost's log calls made on this thread until the block ends (see
     ``LogRelay``); the block's end closes the relay."""
-    return log.Relaying(LogRelay())
+    return Relaying(LogRelay())

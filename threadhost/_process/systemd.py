@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, final
 
 from threadhost import _log_messages as log
+from threadhost._guarded_log import GuardedLogger
 from threadhost._hosting.background_service import BackgroundService
 from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.deadline import is_unbounded
@@ -38,7 +39,7 @@ from threadhost._time.cancellation import CancellationToken, CancellationTokenSo
 if TYPE_CHECKING:
     import socket
 
-_log = log.GuardedLogger("threadhost.hosting.systemd")
+_log = GuardedLogger("threadhost.hosting.systemd")
 
 
 @final
