@@ -234,6 +234,11 @@ def schedule_state_failed(name: str, fire_time: datetime, exc: BaseException) ->
                        "skipping it.", name, fire_time.isoformat(), exc)
 
 
+def schedule_state_unreadable(name: str, exc: BaseException) -> None:
+    services_log.error("%s: could not read the last fire time from the schedule's state (%s); "
+                       "going on from now.", name, exc)
+
+
 def schedule_claimed_elsewhere(name: str, fire_time: datetime) -> None:
     services_log.debug("%s: the run for %s was claimed by another replica.", name,
                        fire_time.isoformat())

@@ -199,3 +199,29 @@ def test_misfires_and_the_next_fire_time_are_metrics() -> None:
     upcoming = [line for line in lines if line.startswith(name)]
     assert len(upcoming) == 1
     assert float(upcoming[0].split()[-1]) == datetime(2026, 5, 4, 5, 0, tzinfo=UTC).timestamp()
+
+
+class Unreachable:
+    """A shared state whose server is down at first: reading fails, claims work."""
+
+    def __init__(self) -> None:
+        self.local = th.LocalScheduleState()
+
+    def last_fire(self, name: str) -> datetime | None:
+        raise ConnectionError("server closed the connection")
+
+    def claim(self, name: str, fire_time: datetime) -> bool:
+        return self.local.claim(name, fire_time)
+
+
+def test_a_state_that_cannot_be_read_is_a_failure_and_the_schedule_goes_on_from_now(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock(NEW_YEAR)
+    runs = Runs(clock)
+    with caplog.at_level(logging.ERROR, logger="threadhost.services"), \
+            host_with(clock, runs, "*/10 * * * *", state=Unreachable()) as host:
+        clock.advance(25 * 60)
+        health = host.health().services["job"]
+    assert [f.minute for f in runs.fired] == [10, 20]
+    assert health.failures == 1 and health.state is th.ServiceState.RUNNING
+    assert "job: could not read the last fire time from the schedule's state" in caplog.text

@@ -28,6 +28,7 @@ from typing import Any, final
 from threadhost import _log_messages as log
 from threadhost._errors import ConfigurationError, OperationCanceledError
 from threadhost._hosting.background_service import BackgroundService, slot_of
+from threadhost._leases.lease import current_lease
 from threadhost._schedules.cron import CronEngine, CronSchedule
 from threadhost._schedules.state import LocalScheduleState, ScheduleState
 from threadhost._time.cancellation import CancellationToken
@@ -94,6 +95,9 @@ class CronBackgroundService(BackgroundService):
     ``failures``; the next fire time still runs. A bad schedule, zone or value is a
     ConfigurationError naming the service, at ``build()`` for class attributes, else at
     ``start()``. ``Host.health()`` shows the next fire time (``ServiceHealth.next_fire``).
+    With ``singleton=`` and no shared ``state``, a replica that takes the lease over starts
+    from the next fire time (it cannot know what the others ran); a ``state`` that cannot be
+    read at the start of a run is logged, counted as a failure, and the run goes on from now.
     """
 
     schedule: str = ""
@@ -138,9 +142,18 @@ def _loop(service: CronBackgroundService, name: str, schedule: CronSchedule,
     grace, jitter = float(service.misfire_grace), float(service.jitter)
     slot = slot_of(service)
     now = clock.now()
-    last = status.state.last_fire(name)
-    if last is None or last > now:
-        last = now  # nothing claimed yet: the first fire time after now
+    try:
+        last = status.state.last_fire(name)
+    except Exception as exc:  # the shared state is out of reach: go on from now
+        log.schedule_state_unreadable(name, exc)
+        if slot is not None:
+            slot.count_failure(exc)
+        last = None
+    if last is None or last > now or (
+            isinstance(status.state, LocalScheduleState) and current_lease() is not None):
+        # Nothing claimed yet (or by a clock ahead of ours); or a replica that took the lease
+        # over, which cannot know what the others ran without a shared state: from now on.
+        last = now
     while True:
         fire = schedule.next_after(last)
         status.next_fire = fire
