@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 import types
 from typing import TYPE_CHECKING
@@ -52,6 +53,9 @@ def start_aborted(reason: str) -> None:
 
 
 def service_start_failed(name: str, phase: str, exc: BaseException) -> None:
+    if phase == "construction":
+        _construction_failed(name, exc)
+        return
     if isinstance(exc, ConfigurationError):  # a setting to fix, not a bug to read: one line
         host_log.error("Service %r failed in %s: %s; stopping the services already started.",
                        name, phase, exc)
@@ -59,6 +63,42 @@ def service_start_failed(name: str, phase: str, exc: BaseException) -> None:
         return
     host_log.error("Service %r failed in %s; stopping the services already started.",
                    name, phase, exc_info=exc)
+
+
+def _construction_failed(name: str, exc: BaseException) -> None:
+    """One ERROR naming the service, the chain of dependencies and the error, with the
+    traceback of the application's own code only (not the injector's nor threadhost's)."""
+    notes = [str(n) for n in getattr(exc, "__notes__", ())]
+    chain = next((n for n in notes if n.startswith("while constructing ")), None)
+    where = f" ({chain})" if chain else ""
+    context = exc.__context__
+    if isinstance(context, KeyError) and _is_library(_last_file(context.__traceback__)):
+        exc.__suppress_context__ = True  # the injector's cache misses, not the application's
+    tb = exc.__traceback__
+    while tb is not None and _is_library(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    if tb is not None:
+        exc.__traceback__ = tb
+    if isinstance(exc, ConfigurationError):
+        host_log.error("Service %r could not be constructed%s: %s", name, where, exc)
+        host_log.debug("Service %r could not be constructed:", name, exc_info=exc)
+        return
+    host_log.error("Service %r could not be constructed%s: %s: %s", name, where,
+                   type(exc).__name__, exc, exc_info=exc if tb is not None else None)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _is_library(filename: str) -> bool:
+    """Whether a frame's file is threadhost's own or the injector's."""
+    return filename.startswith(_PACKAGE) or f"{os.sep}injector{os.sep}" in filename
+
+
+def _last_file(tb: types.TracebackType | None) -> str:
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename if tb is not None else ""
 
 
 def build_failed(application: str, exc: BaseException) -> None:

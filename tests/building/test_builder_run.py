@@ -40,3 +40,51 @@ def test_a_bad_setting_found_at_start_is_one_error_line_and_exit_code_2() -> Non
                       "schedule '0 25 * * *' cannot be read: Bad hour" in line], app.output()
     assert len(errors) == 1, app.output()
     assert "Traceback" not in app.output()
+
+
+BROKEN = """
+import sys
+import threadhost as th
+
+class Db:
+    def __init__(self, config: th.Configuration) -> None:
+        raise ConnectionError("database 'orders' is unreachable")
+
+class Repo:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+class Worker(th.BackgroundService):
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+
+    def execute(self, stopping_token: th.CancellationToken) -> None:
+        stopping_token.wait()
+
+builder = th.Host.create_application_builder(sys.argv[1:])
+builder.services.add_singleton(Db)
+builder.services.add_singleton(Repo)
+builder.services.add_hosted_service(Worker)
+raise SystemExit(builder.run())
+"""
+
+
+def test_a_constructor_that_raises_names_the_service_and_the_chain_not_the_injector() -> None:
+    with App("-c", BROKEN, merge_stderr=True) as app:
+        assert app.wait() == 1, app.output()
+    output = "\n".join(app.stdout)
+    assert ("Service 'Worker' could not be constructed (while constructing Worker -> Repo -> "
+            "Db): ConnectionError: database 'orders' is unreachable") in output
+    assert "injector" not in output and "During handling" not in output, output
+    assert 'File "<string>", line 7, in __init__' in output  # the application's own frame
+
+
+def test_a_missing_dependency_found_by_build_in_development_is_one_line_and_exit_code_1(
+        ) -> None:
+    code = BROKEN.replace("builder.services.add_singleton(Db)\n", "").replace(
+        "class Db:", "class Db(abc.ABC):\n    @abc.abstractmethod\n    def query(self) -> None: ..."
+    ).replace("import sys", "import abc, sys")
+    with App("-c", code, "--environment=Development") as app:
+        assert app.wait() == 1, app.output()
+    assert len(app.stderr) == 1, app.output()
+    assert "Hosted service 'Worker' cannot be constructed" in app.stderr[0]

@@ -144,9 +144,29 @@ def autowire(inj: injector.Injector, target: Callable[..., T]) -> T:
                 kwargs[param.name] = autowire(inj, what)
             elif action == "error":
                 raise TypeError(what)
+    except Exception as exc:
+        _note_chain(exc, list(stack))  # the target is on the stack already
+        raise
     finally:
         stack.pop()
-    return target(**kwargs)
+    try:
+        return target(**kwargs)
+    except Exception as exc:
+        _note_chain(exc, [*stack, target])
+        raise
+
+
+CHAIN_NOTE = "while constructing "
+"""How the note on an exception raised while constructing a service begins: the note names
+the chain of dependencies, outermost first (``Worker -> Repo -> Db``)."""
+
+
+def _note_chain(exc: Exception, chain: list[Any]) -> None:
+    """Note on ``exc`` which construction it interrupted (the innermost only: the outer
+    levels see the note already there)."""
+    if any(str(n).startswith(CHAIN_NOTE) for n in getattr(exc, "__notes__", ())):
+        return
+    exc.add_note(CHAIN_NOTE + " -> ".join(getattr(t, "__qualname__", repr(t)) for t in chain))
 
 
 def _target_of(provider: injector.Provider[Any]) -> Any:

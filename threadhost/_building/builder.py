@@ -198,13 +198,19 @@ class HostApplicationBuilder:
         error path. A configuration error at ``build()`` (a value that does not convert, a
         malformed settings file, a bad schedule) prints one line naming the key, the file or
         the service on stderr and returns 2; one at a service's start is logged in one line
-        and returns 2 too; anything else is as ``Host.run()`` says (0, 1, 3, or 130). Main
-        thread; blocks until the host has stopped."""
+        and returns 2 too. A hosted service that cannot be constructed (a dependency nothing
+        provides, found by ``build()`` in Development, or a constructor that raises, at start)
+        is one line naming the service and the chain of dependencies, and returns 1; anything
+        else is as ``Host.run()`` says (0, 1, 3, or 130). Main thread; blocks until the host
+        has stopped."""
         try:
             host = self.build()
         except ConfigurationError as exc:
             log.build_failed(self.environment.application_name or "threadhost", exc)
             return CONFIGURATION_EXIT_CODE
+        except _MissingDependencyError as exc:
+            log.build_failed(self.environment.application_name or "threadhost", exc)
+            return 1
         return host.run()
 
     def build(self) -> Host:
@@ -288,12 +294,17 @@ class HostApplicationBuilder:
                 continue
             problem = missing_dependency(inj, registration.target)
             if problem is not None:
-                raise TypeError(
+                raise _MissingDependencyError(
                     f"Hosted service {registration.service_name!r} cannot be constructed: "
                     f"{problem} (checked at build() because the environment is {DEVELOPMENT})")
 
     def __repr__(self) -> str:
         return f"<HostApplicationBuilder {self.environment.environment_name}>"
+
+
+class _MissingDependencyError(TypeError):
+    """``build()`` in Development: a hosted service cannot be constructed (``run()`` prints
+    it in one line and returns 1, as a service that fails to construct at start)."""
 
 
 def _warn_unread(config: Configuration) -> None:

@@ -159,26 +159,22 @@ class Deadline:
         return latch.is_set()
 
     def fire(self) -> None:
-        """Mark the deadline passed, start the grace, and cancel ``token`` (its callbacks run
-        on ``threadhost:deadline``). Idempotent, thread-safe, never blocks."""
+        """Mark the deadline passed, start the grace, and cancel ``token`` (the application's
+        callbacks on it run on ``threadhost:deadline``). Idempotent, thread-safe, never
+        blocks."""
         with self._lock:
             if self._fired:
                 return
             self._fired = True
             self._grace_end = SYSTEM_CLOCK.monotonic() + GRACE
-        # The check and the cancel are one step under the token's lock: a callback registered
-        # just now runs on threadhost:deadline, never here, on the thread carrying out the stop.
-        if self._source._cancel_quietly():
-            return
-        threading.Thread(target=self._cancel_logging, name="threadhost:deadline",
-                         daemon=True).start()
-
-    def _cancel_logging(self) -> None:
-        try:
-            self._source.cancel()
-        except BaseExceptionGroup as group:
-            for exc in group.exceptions:
-                log.callback_failed("the shutdown deadline", exc)
+        # The cancel and the taking of the callbacks are one step under the token's lock: a
+        # callback registered just now runs on threadhost:deadline, never here, on the thread
+        # carrying out the stop. threadhost's own wake-ups (a FakeClock waiter) run here, so
+        # no waiter looks blocked while its wake-up is on its way (time could move then).
+        rest = self._source._cancel_handing_over()
+        if rest:
+            threading.Thread(target=_run_logging, args=(rest,), name="threadhost:deadline",
+                             daemon=True).start()
 
     def grace_left(self) -> float:
         """Real seconds of grace left (the whole grace before the deadline passed)."""
@@ -210,6 +206,15 @@ class Deadline:
     def __repr__(self) -> str:
         state = "passed" if self._fired else f"{self.remaining()}s left"
         return f"<Deadline {self.seconds}s, {state}>"
+
+
+def _run_logging(callbacks: list[Callable[[], object]]) -> None:
+    """The application's callbacks on a fired deadline's token; each that raises is logged."""
+    for callback in callbacks:
+        try:
+            callback()
+        except BaseException as exc:  # one failing callback must not stop the rest
+            log.callback_failed("the shutdown deadline", exc)
 
 
 class _DeadlineSource(CancellationTokenSource):

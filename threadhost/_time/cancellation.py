@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import ClassVar, final
 
+from threadhost import _log_messages as log
 from threadhost._errors import OperationCanceledError
 from threadhost._time.clock import SYSTEM_CLOCK, Clock, SystemClock, TimerHandle
 
@@ -81,6 +82,28 @@ class Registration:
 
 
 _DEAD_REGISTRATION = Registration(None, -1)
+
+
+class _Quiet:
+    """A callback of threadhost's own (see ``CancellationToken._register_quiet``)."""
+
+    __slots__ = ("_fn",)
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self._fn = fn
+
+    def __call__(self) -> object:
+        return self._fn()
+
+
+def _run_quiet(callbacks: list[Callable[[], object]]) -> None:
+    """Run threadhost's own callbacks, in the order given; one that raises (a bug of
+    threadhost's) is logged and the others still run."""
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception as exc:
+            log.callback_failed("a wake-up of threadhost's own", exc)
 
 
 @final
@@ -158,6 +181,13 @@ class CancellationToken:
                 return Registration(source, key)
         callback()
         return _DEAD_REGISTRATION
+
+    def _register_quiet(self, callback: Callable[[], object]) -> Registration:
+        """``register`` for threadhost's own callbacks that never block and run no user code
+        (a ``FakeClock`` waking a waiter): a cancel made on the thread carrying out a stop may
+        run them there (``_cancel_quietly``), so a waiter wakes at once, not later on a
+        thread of its own while virtual time could move. Internal."""
+        return self.register(_Quiet(callback))
 
     def _has_callbacks(self) -> bool:
         """Whether cancelling now would run any callback (internal: lets the host fire a token
@@ -254,18 +284,38 @@ class CancellationTokenSource:
             raise BaseExceptionGroup(f"{len(errors)} cancellation callback(s) raised", errors)
 
     def _cancel_quietly(self) -> bool:
-        """Cancel unless a callback is registered (then False, and nothing changes): a cancel
-        that runs no user code, which threadhost may make on any thread (the stop's own)."""
+        """Cancel unless a callback of the application's is registered (then False, and
+        nothing changes): a cancel that runs no user code, which threadhost may make on any
+        thread (the stop's own). Its own quiet callbacks (``_register_quiet``) run here."""
         with self._lock:
             if self._event.is_set():
                 return True
-            if self._callbacks:
+            callbacks = self._callbacks
+            if callbacks and not all(type(c) is _Quiet for c in callbacks.values()):
                 return False
             self._event.set()
+            self._callbacks = None
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
+        if callbacks:
+            _run_quiet(list(reversed(list(callbacks.values()))))
         return True
+
+    def _cancel_handing_over(self) -> list[Callable[[], object]]:
+        """Cancel now, run threadhost's own quiet callbacks here, and return the others (the
+        application's, in the order ``cancel`` runs them) for the caller to run elsewhere."""
+        with self._lock:
+            if self._event.is_set():
+                return []
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, None
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        ordered = list(reversed(list(callbacks.values()))) if callbacks else []
+        _run_quiet([c for c in ordered if type(c) is _Quiet])
+        return [c for c in ordered if type(c) is not _Quiet]
 
     def cancel_after(self, seconds: float) -> None:
         """Cancel once ``seconds`` have passed on the source's clock; 0 cancels now.

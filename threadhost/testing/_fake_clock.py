@@ -119,7 +119,7 @@ class FakeClock(Stepper, Clock):
         # otherwise leave it "blocked" with its token cancelled, and time could move.
         registration: Registration | None = None
         if token is not None:
-            registration = token.register(waiter.cancelled)
+            registration = token._register_quiet(waiter.cancelled)
         with self._lock:
             if me not in self._watched:
                 self._watch_end(me)
@@ -205,7 +205,7 @@ class FakeClock(Stepper, Clock):
         me = threading.current_thread()
         others = [t for t in threads if t is not me]
         end = None if no_timeout(real_timeout) else time.monotonic() + max(real_timeout, 0.0)
-        registration = token.register(self._poke)
+        registration = token._register_quiet(self._poke)
         try:
             with self._lock, self._standing_by(me, "threads it waits for"):
                 return self._join_threads_for(token, others, end)
@@ -218,7 +218,7 @@ class FakeClock(Stepper, Clock):
         stop it asked for must not hold the clock the stop needs."""
         me = threading.current_thread()
         end = time.monotonic() + real_timeout
-        registration = token.register(self._poke)
+        registration = token._register_quiet(self._poke)
         try:
             with self._lock, self._standing_by(me, "the host's stop"):
                 return self._join_threads_for(token, None, end)
