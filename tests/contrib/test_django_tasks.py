@@ -1,4 +1,5 @@
-"""TaskWorker and ``manage.py threadhost_tasks`` in a real Django project on SQLite.
+"""TaskWorker and ``manage.py threadhost_tasks`` in a real Django project, on SQLite and on
+the throwaway PostgreSQL server.
 
 Each test enqueues tasks with ``manage.py enqueue`` (tests/django_project/jobs), runs the
 worker in a subprocess, sends it real signals and reads the database afterwards. The tasks
@@ -13,12 +14,13 @@ import re
 import signal
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 
 from tests._services import WAIT
-from tests.contrib._pg_server import poll_until
+from tests.contrib._pg_server import PostgresServer, poll_until
 from tests.contrib._tasks_project import TASKS, TasksProject, task_id, task_ids
 
 FAST = ("--poll-interval", "0.05")
@@ -152,3 +154,38 @@ def test_metrics_show_queue_depth_running_and_counts_and_readiness_drops_in_the_
         project.release.touch()
         assert app.wait() == 0, app.output()
     assert project.statuses() == {"SUCCESSFUL": 3, "FAILED": 1, "READY": 3}
+
+
+# -- on PostgreSQL: several processes, a SIGKILL ----------------------------------------------
+
+
+@pytest.fixture
+def pg_project(tmp_path: Path, postgres_server: PostgresServer) -> TasksProject:
+    return TasksProject(tmp_path, postgres_server, f"tasks_{uuid.uuid4().hex[:12]}")
+
+
+def test_a_sigkilled_workers_task_is_given_back_by_a_live_worker_and_runs_again(
+        pg_project: TasksProject) -> None:
+    project = pg_project
+    project.enqueue("hold", 1)
+    project.enqueue("record", 5)
+    with project.worker("--threads", "1", "--stale-after", "2", *FAST) as first:
+        held = first.expect("holding ").split()[-1]
+        [(dead, _)] = project.workers()
+        first.proc.send_signal(signal.SIGKILL)
+        assert first.wait() == -signal.SIGKILL
+    assert project.statuses() == {"RUNNING": 1, "READY": 5}
+    with project.worker("--threads", "2", "--stale-after", "2", *FAST) as second:
+        poll_until(lambda: project.finished() == 6, timeout=WAIT * 3, what="6 tasks finished")
+        second.send(signal.SIGTERM)
+        assert second.wait() == 0, second.output()
+    assert project.statuses() == {"SUCCESSFUL": 6}
+    runs = project.runs_per_task()
+    assert runs.pop(held) == 2 and set(runs.values()) == {1}  # the killed one ran once more
+    [(workers, value)] = project.query(f"SELECT worker_ids, return_value FROM {TASKS} "
+                                       f"WHERE id = '{held}'")
+    assert isinstance(workers, list) and len(workers) == 2 and workers[0] == dead
+    assert value == "attempt 2"
+    given = [line for line in second.stdout if "presumed dead" in line]
+    assert len(given) == 1 and str(dead) in given[0] and held in given[0], second.output()
+    assert project.workers() == []  # the dead worker's row went with its task; ours at exit

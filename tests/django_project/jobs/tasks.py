@@ -15,6 +15,11 @@ from threadhost.contrib.django_tasks import current_task_token
 RELEASE_FILE = os.environ.get("JOBS_RELEASE_FILE", "")
 
 
+def _say(line: str) -> None:
+    """One line on stdout in one write (print() from two threads can interleave)."""
+    os.write(1, f"{line}\n".encode())
+
+
 def _record(context: Any) -> int:
     result = context.task_result
     attempt = len(result.worker_ids)
@@ -58,7 +63,7 @@ def hold(context: Any) -> str:
     attempt = _record(context)
     if attempt > 1:
         return f"attempt {attempt}"
-    print(f"holding {context.task_result.id}", flush=True)
+    _say(f"holding {context.task_result.id}")
     token = current_task_token()
     while not Path(RELEASE_FILE).exists():
         if token.wait(0.02):
@@ -70,6 +75,6 @@ def hold(context: Any) -> str:
 def stubborn(context: Any) -> str:
     """Records, prints ``stubborn <id>``, then ignores its token for a minute."""
     _record(context)
-    print(f"stubborn {context.task_result.id}", flush=True)
+    _say(f"stubborn {context.task_result.id}")
     threading.Event().wait(60)
     return "late"

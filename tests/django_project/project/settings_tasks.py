@@ -22,5 +22,7 @@ if os.environ.get("THREADHOST_TEST_PG"):
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.postgresql", "NAME": _pg["dbname"],
         "HOST": _pg["host"], "PORT": _pg["port"], "USER": _pg["user"]}}
+if os.environ.get("THREADHOST_TEST_CONN_MAX_AGE"):  # seconds a connection is kept for
+    DATABASES["default"]["CONN_MAX_AGE"] = float(os.environ["THREADHOST_TEST_CONN_MAX_AGE"])
 THREADHOST = {"HostOptions": {"ShutdownTimeout": 10}}
 LOGGING["loggers"] = {"django_tasks": {"level": "WARNING"}}  # noqa: F405  (a line a task)
