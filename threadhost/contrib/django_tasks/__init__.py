@@ -28,3 +28,7 @@ from threadhost.contrib.django_tasks._stats import TaskWorkerStats
 from threadhost.contrib.django_tasks._worker import TaskWorker, current_task_token
 
 __all__ = ["TaskWorker", "TaskWorkerStats", "current_task_token"]
+
+for _name in __all__:  # tracebacks and docs say threadhost.contrib.django_tasks.TaskWorker
+    globals()[_name].__module__ = __name__
+del _name
