@@ -10,6 +10,7 @@ waits for a file the test creates, so a task is running exactly when the test ne
 from __future__ import annotations
 
 import json
+import math
 import re
 import signal
 import urllib.error
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import threadhost as th
 from tests._services import WAIT
 from tests.contrib._pg_server import PostgresServer, poll_until
 from tests.contrib._tasks_project import TASKS, TasksProject, task_id, task_ids
@@ -189,3 +191,20 @@ def test_a_sigkilled_workers_task_is_given_back_by_a_live_worker_and_runs_again(
     given = [line for line in second.stdout if "presumed dead" in line]
     assert len(given) == 1 and str(dead) in given[0] and held in given[0], second.output()
     assert project.workers() == []  # the dead worker's row went with its task; ours at exit
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"queues": "default"}, "TaskWorker(queues='default') is invalid: expected a non-empty list "
+                            "of queue names of 1 to 32 characters, e.g. queues=['default']"),
+    ({"queues": []}, "TaskWorker(queues=[]) is invalid: expected a non-empty list"),
+    ({"queues": ["x" * 33]}, "TaskWorker(queues=['xxxxxxxx"),
+    ({"threads": True}, "TaskWorker(threads=True) is invalid: expected an int >= 1"),
+    ({"backend": ""}, "TaskWorker(backend='') is invalid: expected the alias of a backend"),
+    ({"poll_interval": 0}, "TaskWorker(poll_interval=0) is invalid: expected seconds > 0"),
+    ({"stale_after": math.inf}, "TaskWorker(stale_after=inf) is invalid: expected seconds > 0"),
+])
+def test_invalid_option_is_a_configuration_error_naming_it(options: dict[str, object],
+                                                           message: str) -> None:
+    from threadhost.contrib.django_tasks import TaskWorker
+    with pytest.raises(th.ConfigurationError, match=f"^{re.escape(message)}"):
+        TaskWorker(**options)  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
 """The acceptance run of the Django tasks worker, on the throwaway PostgreSQL server.
 
-10,000 tasks (9,900 that record their run, 100 that fail), three ``threadhost_tasks``
+10,000 tasks (9,900 that record their run and wait 5 ms, 100 that fail), three ``threadhost_tasks``
 processes of four threads each. Mid-run one gets SIGTERM (it stops claiming, finishes what it
 runs, exits 0) and another gets SIGKILL (its running tasks stay RUNNING under its worker id);
 both are started again. A live worker gives the killed worker's tasks back once its heartbeat
@@ -44,7 +44,7 @@ def worker_id(project: TasksProject, app: App) -> str:
 def test_ten_thousand_tasks_three_workers_sigterm_sigkill_restart_each_task_ends_once(
         pg_project: TasksProject) -> None:
     project = pg_project
-    project.enqueue("record", RECORDS)
+    project.enqueue("record_slow", RECORDS)
     project.enqueue("fail", FAILS, "boom")
     apps = {name: project.worker(*WORKER) for name in ("a", "b", "c")}
     try:

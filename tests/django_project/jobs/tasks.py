@@ -36,6 +36,15 @@ def record(context: Any, n: int) -> int:
     return n
 
 
+@task(takes_context=True)
+def record_slow(context: Any, n: int) -> int:
+    """``record``, then 5 ms of waiting (as on the network): threads overlap, so a worker
+    killed mid-run is running several tasks."""
+    _record(context)
+    threading.Event().wait(0.005)
+    return n
+
+
 @task(takes_context=True, queue_name="other")
 def record_other(context: Any, n: int) -> int:
     """``record`` on the queue ``other``."""

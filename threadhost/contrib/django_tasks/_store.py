@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, OperationalError, transaction
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.db.models import Count, Min
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -49,6 +49,16 @@ after 0.1 s too): a locked SQLite database is the usual cause."""
 
 _RESULT_FIELDS = ("status", "return_value", "finished_at", "exception_class_path",
                   "traceback")
+
+
+def _connect(alias: str) -> None:
+    """Open the calling thread's connection to ``alias`` if it is closed, before
+    ``exclusive_transaction`` sets the SQLite transaction mode: a connection opened inside
+    it reads its settings again and forgets the mode, so the claim would begin a deferred
+    transaction, and its UPDATE would fail at once with "database is locked" whenever another
+    connection writes (no busy wait for a lock upgrade). Found with 1 thread losing a
+    ``poll_interval`` several times a second to it under ``CONN_MAX_AGE = 0``."""
+    connections[alias].ensure_connection()
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,7 @@ class TaskStore:
         no once the row was locked."""
         tasks = self._ready()
         try:
+            _connect(tasks.db)
             with exclusive_transaction(tasks.db):
                 result: TaskRow | None = tasks.get_locked()
                 if result is None:
@@ -172,6 +183,7 @@ class TaskStore:
         One transaction; rows other workers hold locked are skipped (the next tick sees them).
         Tasks claimed by workers without a row (``db_worker``'s) are never touched."""
         cutoff = Now() - datetime.timedelta(seconds=stale_after)
+        _connect(DBTaskResult.objects.db)
         with exclusive_transaction(DBTaskResult.objects.db):
             dead = set(WorkerHeartbeat.objects.select_for_update(skip_locked=True)
                        .filter(beat_at__lt=cutoff).values_list("worker_id", flat=True))

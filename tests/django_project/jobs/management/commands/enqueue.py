@@ -20,7 +20,7 @@ class Command(BaseCommand):
         task = getattr(tasks, options["task"])
         with transaction.atomic():
             for n in range(options["count"]):
-                if options["task"] in ("record", "record_other"):
+                if options["task"] in ("record", "record_slow", "record_other"):
                     task.enqueue(n)
                 elif options["task"] == "fail":
                     task.enqueue(options["arg"] or "boom")
