@@ -28,11 +28,15 @@ TOTAL = RECORDS + FAILS
 WORKER = ("--threads", "4", "--poll-interval", "0.2", "--stale-after", "3")
 
 
-@pytest.fixture
-def pg_project(tmp_path: Path, postgres_server: PostgresServer) -> TasksProject:
-    project = TasksProject(tmp_path, postgres_server, f"tasks_{uuid.uuid4().hex[:12]}")
-    project.env["THREADHOST_TEST_CONN_MAX_AGE"] = "60"  # as a worker should run
-    return project
+@pytest.fixture(params=["postgres", "sqlite"])
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> TasksProject:
+    if request.param == "sqlite":
+        made = TasksProject(tmp_path)
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        made = TasksProject(tmp_path, server, f"tasks_{uuid.uuid4().hex[:12]}")
+    made.env["THREADHOST_TEST_CONN_MAX_AGE"] = "60"  # as a worker should run
+    return made
 
 
 def worker_id(project: TasksProject, app: App) -> str:
@@ -42,8 +46,7 @@ def worker_id(project: TasksProject, app: App) -> str:
 
 @pytest.mark.timeout(240)
 def test_ten_thousand_tasks_three_workers_sigterm_sigkill_restart_each_task_ends_once(
-        pg_project: TasksProject) -> None:
-    project = pg_project
+        project: TasksProject) -> None:
     project.enqueue("record_slow", RECORDS)
     project.enqueue("fail", FAILS, "boom")
     apps = {name: project.worker(*WORKER) for name in ("a", "b", "c")}
