@@ -10,7 +10,7 @@ import pytest
 from tests._subprocess import ROOT
 
 PUBLIC = ["threadhost", "threadhost.testing", "threadhost.contrib.django",
-          "threadhost.contrib.postgres"]
+          "threadhost.contrib.postgres", "threadhost.contrib.django_tasks"]
 
 
 @pytest.mark.parametrize("module", PUBLIC)

@@ -20,6 +20,10 @@ Metrics, each labelled ``service=NAME``:
 * ``threadhost_stop_duration_seconds`` (gauge, host clock): how long the service's last stop
   took, once a stop of it has happened.
 
+Services of the layers above (``threadhost.contrib.django_tasks``) add their own families by
+putting a callable in ``slot.context["metrics"]`` that yields ``(family, "gauge" or "counter",
+help, labels, value)`` tuples; it is called on the scraping thread and must never block.
+
 Rejected: module-level ``Gauge``/``Counter`` objects in the default registry (updated from the
 services' threads on every change: a cost on the hot path, and a second host in the process,
 such as the test suite's, would raise "Duplicated timeseries"); a text format written by hand.
@@ -97,8 +101,17 @@ class _Collector:
         stop = GaugeMetricFamily("threadhost_stop_duration_seconds",
                                  "Seconds (host clock) the last stop of each service took",
                                  labels=["service"])
+        extra: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
         registry = self._monitor._registry
         for slot in registry.slots if registry is not None else ():
+            contributed = slot.context.get("metrics")
+            if callable(contributed):
+                for family, kind, text, labels, value in contributed():
+                    metric = extra.get(family)
+                    if metric is None:
+                        make = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+                        metric = extra[family] = make(family, text, labels=list(labels))
+                    metric.add_metric(list(labels.values()), value)
             name, current = slot.name, slot.state
             for each in _STATES:
                 state.add_metric([name, each.value], 1.0 if each is current else 0.0)
@@ -122,3 +135,4 @@ class _Collector:
         yield from (state, restarts, failures, depth, runs, misfires, next_fire)
         if stop.samples:
             yield stop
+        yield from extra.values()
