@@ -44,6 +44,7 @@ def worker_id(project: TasksProject, app: App) -> str:
     return line.split("Task worker ")[1].split()[0]
 
 
+@pytest.mark.acceptance
 @pytest.mark.timeout(240)
 def test_ten_thousand_tasks_three_workers_sigterm_sigkill_restart_each_task_ends_once(
         project: TasksProject) -> None:

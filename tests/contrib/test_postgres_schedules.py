@@ -56,6 +56,7 @@ def count(db: Db, name: str) -> int:
     return int(row[0]) if row else 0  # type: ignore[call-overload]
 
 
+@pytest.mark.acceptance
 @pytest.mark.timeout(RUN_FOR + 90)
 def test_three_replicas_run_each_fire_time_once_through_sigkills_of_the_leader(
         postgres_server: PostgresServer, lease_name: str, db: Db) -> None:
