@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import abc
 import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -163,7 +162,7 @@ def _loop(service: CronBackgroundService, name: str, schedule: CronSchedule,
             return
         now = clock.now()
         if fire > now:
-            delay = (fire - now).total_seconds() + random.uniform(0.0, jitter)
+            delay = (fire - now).total_seconds() + (_jitter(jitter) if jitter else 0.0)
             if token.wait(delay):
                 return
             now = clock.now()
@@ -200,6 +199,12 @@ def _loop(service: CronBackgroundService, name: str, schedule: CronSchedule,
             slot.heartbeat()
         if token.is_cancellation_requested:
             return
+
+
+def _jitter(bound: float) -> float:
+    """A random delay in [0, bound] seconds."""
+    import random  # noqa: PLC0415  (imported on first use: most schedules have no jitter)
+    return random.uniform(0.0, bound)
 
 
 @dataclass(slots=True)
