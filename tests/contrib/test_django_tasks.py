@@ -58,6 +58,18 @@ def test_every_task_runs_once_with_its_result_or_failure_recorded(
     assert project.workers() == []  # a clean stop deletes the worker's heartbeat row
 
 
+def test_a_worker_serves_only_the_queues_it_is_given(project: TasksProject) -> None:
+    project.enqueue("record", 3)
+    project.enqueue("record_other", 4)
+    with project.worker("--queue", "other", "--threads", "2", *FAST) as app:
+        poll_until(lambda: project.finished() == 4, timeout=WAIT, what="4 tasks finished")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    assert sorted(project.query(f"SELECT queue_name, status, COUNT(*) FROM {TASKS} "
+                                "GROUP BY queue_name, status")) == [
+        ("default", "READY", 3), ("other", "SUCCESSFUL", 4)]
+
+
 def test_no_task_is_claimed_once_the_stop_begins_and_running_tasks_finish(
         project: TasksProject) -> None:
     project.enqueue("hold", 3)
