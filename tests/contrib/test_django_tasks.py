@@ -58,6 +58,18 @@ def test_every_task_runs_once_with_its_result_or_failure_recorded(
     assert project.workers() == []  # a clean stop deletes the worker's heartbeat row
 
 
+def test_a_worker_serves_only_the_queues_it_is_given(project: TasksProject) -> None:
+    project.enqueue("record", 3)
+    project.enqueue("record_other", 4)
+    with project.worker("--queue", "other", "--threads", "2", *FAST) as app:
+        poll_until(lambda: project.finished() == 4, timeout=WAIT, what="4 tasks finished")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    assert sorted(project.query(f"SELECT queue_name, status, COUNT(*) FROM {TASKS} "
+                                "GROUP BY queue_name, status")) == [
+        ("default", "READY", 3), ("other", "SUCCESSFUL", 4)]
+
+
 def test_no_task_is_claimed_once_the_stop_begins_and_running_tasks_finish(
         project: TasksProject) -> None:
     project.enqueue("hold", 3)
@@ -208,3 +220,17 @@ def test_invalid_option_is_a_configuration_error_naming_it(options: dict[str, ob
     from threadhost.contrib.django_tasks import TaskWorker
     with pytest.raises(th.ConfigurationError, match=f"^{re.escape(message)}"):
         TaskWorker(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("conn_max_age", "connections"), [("0", 6), ("60", 1)])
+def test_a_thread_closes_its_connection_after_each_task_unless_conn_max_age_keeps_it(
+        pg_project: TasksProject, conn_max_age: str, connections: int) -> None:
+    project = pg_project
+    project.env["THREADHOST_TEST_CONN_MAX_AGE"] = conn_max_age
+    project.enqueue("connection_pid", 6)
+    with project.worker("--threads", "1", *FAST) as app:
+        poll_until(lambda: project.finished() == 6, timeout=WAIT, what="6 tasks finished")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    pids = {pid for (pid,) in project.query(f"SELECT return_value FROM {TASKS}")}
+    assert len(pids) == connections

@@ -98,4 +98,5 @@ def test_ten_thousand_tasks_three_workers_sigterm_sigkill_restart_each_task_ends
 
 def running_of(project: TasksProject, worker: str) -> int:
     rows = project.query(f"SELECT worker_ids FROM {TASKS} WHERE status = 'RUNNING'")
-    return sum(1 for (w,) in rows if isinstance(w, list) and w[-1] == worker)
+    claims = [json.loads(w) if isinstance(w, str) else w for (w,) in rows]  # SQLite: text
+    return sum(1 for w in claims if isinstance(w, list) and w[-1] == worker)

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from django.db import connection
 from django_tasks import task
 
 from jobs.models import TaskRun
@@ -63,6 +64,13 @@ def fail(context: Any, message: str) -> None:
 def trivial() -> int:
     """Does nothing (the benchmark's task)."""
     return 1
+
+
+@task()
+def connection_pid() -> int:
+    """The PostgreSQL backend pid of this thread's connection (which connection ran it)."""
+    connection.ensure_connection()
+    return int(connection.connection.info.backend_pid)
 
 
 @task(takes_context=True)

@@ -16,7 +16,8 @@ own. What is here:
   the fenced recording, heartbeats, giving back the tasks of dead workers, the counts);
 * ``WorkerHeartbeat`` (``models``): the heartbeat table, and why it is a table;
 * ``TaskWorkerStats`` (``_stats``): the numbers for health and metrics;
-* ``current_task_token()``: inside a task, the token cancelled at the shutdown deadline.
+* ``Run`` (``_run``): what one run of a worker shares between its threads; and
+  ``current_task_token()``: inside a task, the token cancelled at the shutdown deadline.
 
 Importing this package touches no model (Django imports it while it loads its apps); the
 models are imported when a worker starts.
@@ -24,8 +25,9 @@ models are imported when a worker starts.
 
 from __future__ import annotations
 
+from threadhost.contrib.django_tasks._run import current_task_token
 from threadhost.contrib.django_tasks._stats import TaskWorkerStats
-from threadhost.contrib.django_tasks._worker import TaskWorker, current_task_token
+from threadhost.contrib.django_tasks._worker import TaskWorker
 
 __all__ = ["TaskWorker", "TaskWorkerStats", "current_task_token"]
 

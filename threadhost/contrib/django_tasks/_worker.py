@@ -44,8 +44,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, final
 
 from django.db import DatabaseError, close_old_connections, connections
 
@@ -53,49 +52,11 @@ from threadhost import _log_messages as log
 from threadhost._errors import ConfigurationError
 from threadhost._hosting.deadline import deadline_of
 from threadhost._hosting.hosted_service import HostedService
-from threadhost._hosting.registry import ServiceSlot, current_slot, standalone_slot
+from threadhost._hosting.registry import current_slot, standalone_slot
 from threadhost._ops.health import HealthStatus
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, wait_any
-from threadhost._time.clock import Clock
+from threadhost.contrib.django_tasks._run import Run, local, send_finished
 from threadhost.contrib.django_tasks._stats import TaskWorkerStats, metric_samples
-
-if TYPE_CHECKING:
-    from threadhost.contrib.django_tasks._store import QueueCounts, TaskStore
-
-_local = threading.local()  # .token: the token of the task running on this thread
-
-
-def current_task_token() -> CancellationToken:
-    """The token of the task running on the calling thread: cancelled when the host's
-    shutdown deadline passes, so a long task can stop early (and leave the queue a result).
-    ``CancellationToken.NONE`` outside a task run by a ``TaskWorker``. Any thread; never
-    blocks."""
-    token: CancellationToken | None = getattr(_local, "token", None)
-    return token if token is not None else CancellationToken.NONE
-
-
-@dataclass
-class _Run:
-    """One run of a TaskWorker. Written by ``start`` before any thread starts, except where a
-    field says otherwise."""
-
-    slot: ServiceSlot
-    store: TaskStore
-    clock: Clock
-    draining: CancellationTokenSource  # this worker's own stop (stop() or on_ask)
-    stop: CancellationTokenSource  # draining or the host's stop begun: claim no more
-    abandoned: CancellationTokenSource  # the deadline passed: the tasks' token
-    registered: CancellationTokenSource  # the heartbeat row is written: claims may begin
-    workers_done: CancellationTokenSource  # every worker thread has ended
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    live_workers: int = 0  # guarded by lock
-    running: dict[threading.Thread, tuple[str, str]] = field(default_factory=dict)  # guarded
-    # by lock: thread -> (task id, task path) of the task it runs
-    succeeded: int = 0  # guarded by lock
-    failed: int = 0  # guarded by lock
-    given_back: int = 0  # guarded by lock
-    counts: QueueCounts | None = None  # written by the heartbeat thread; one-reference reads
-    db_error: str | None = None  # guarded by lock: the last database error, None once fine
 
 
 @final
@@ -140,7 +101,7 @@ class TaskWorker(HostedService):
         self.poll_interval = float(poll_interval)
         self.stale_after = float(stale_after)
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
-        self._run: _Run | None = None
+        self._run: Run | None = None
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -175,7 +136,7 @@ class TaskWorker(HostedService):
             slot = current_slot() or standalone_slot(name, cancellation_token.clock)
             clock = slot.clock
             draining = CancellationTokenSource(clock)
-            run = self._run = _Run(
+            run = self._run = Run(
                 slot, TaskStore(self.backend, self.queues, self.worker_id, clock), clock,
                 draining, CancellationTokenSource.create_linked(draining.token,
                                                                 slot.registry.stopping),
@@ -207,13 +168,13 @@ class TaskWorker(HostedService):
         if not done:
             self._abandon(run)
 
-    def _ask(self, run: _Run) -> None:
+    def _ask(self, run: Run) -> None:
         """``ServiceSlot.on_ask``: the stop of this service was not made or was abandoned.
         Claim no more and cancel the tasks' tokens; never blocks, runs no user code."""
         run.draining.cancel()
         self._abandon(run)
 
-    def _abandon(self, run: _Run) -> None:
+    def _abandon(self, run: Run) -> None:
         if run.abandoned.is_cancellation_requested:
             return
         run.abandoned.cancel()  # no callback of ours; a task's own runs on this thread
@@ -224,7 +185,7 @@ class TaskWorker(HostedService):
 
     # -- the threads -----------------------------------------------------------------------
 
-    def _work(self, run: _Run) -> None:
+    def _work(self, run: Run) -> None:
         """A worker thread: claim, run, record, until the stop."""
         stop = run.stop.token
         try:
@@ -256,7 +217,7 @@ class TaskWorker(HostedService):
             if last:
                 run.workers_done.cancel()
 
-    def _execute(self, run: _Run, result: Any) -> None:
+    def _execute(self, run: Run, result: Any) -> None:
         """Run one claimed task as ``db_worker`` does and record how it ended."""
         from django.core.exceptions import SuspiciousOperation  # noqa: PLC0415
         from django_tasks_db.compat import (  # noqa: PLC0415
@@ -269,7 +230,7 @@ class TaskWorker(HostedService):
         with run.lock:
             run.running[me] = (task_id, result.task_path)
         me.name = f"{name} task={task_id}"
-        _local.token = run.abandoned.token
+        local.token = run.abandoned.token
         failure: BaseException | None = None
         value: object = None
         try:
@@ -311,14 +272,14 @@ class TaskWorker(HostedService):
             except (ImportError, SuspiciousOperation) as exc:
                 log.task_failed_unexpectedly(task_id, exc)
             else:
-                _finished(task_finished, sender, finished, failure)
+                send_finished(task_finished, sender, finished, failure)
         finally:
-            _local.token = None
+            local.token = None
             me.name = name
             with run.lock:
                 run.running.pop(me, None)
 
-    def _record(self, run: _Run, write: Any) -> bool | None:
+    def _record(self, run: Run, write: Any) -> bool | None:
         """``write()`` until the database takes it; None if the deadline passed first."""
         while True:
             try:
@@ -331,7 +292,7 @@ class TaskWorker(HostedService):
             self._database_fine(run)
             return ours
 
-    def _beat(self, run: _Run) -> None:
+    def _beat(self, run: Run) -> None:
         """The heartbeat thread: register, stamp, give back the dead's tasks, count."""
         from threadhost.contrib.django_tasks._store import QueueCounts  # noqa: PLC0415
         tick = min(self.poll_interval, self.stale_after / 4)
@@ -371,7 +332,7 @@ class TaskWorker(HostedService):
 
     # -- health and numbers ----------------------------------------------------------------
 
-    def _database_failed(self, run: _Run, exc: BaseException) -> None:
+    def _database_failed(self, run: Run, exc: BaseException) -> None:
         with run.lock:
             first = run.db_error is None
             run.db_error = f"{type(exc).__name__}: {exc}"
@@ -380,7 +341,7 @@ class TaskWorker(HostedService):
         with contextlib.suppress(DatabaseError):
             connections.close_all()  # a broken connection is not reused
 
-    def _database_fine(self, run: _Run) -> None:
+    def _database_fine(self, run: Run) -> None:
         if run.db_error is None:  # lock-free look: the common case
             return
         with run.lock:
@@ -422,17 +383,3 @@ class TaskWorker(HostedService):
             "stopping" if run.stop.is_cancellation_requested else "running")
         return (f"<TaskWorker {self.worker_id} queues={','.join(self.queues)} "
                 f"threads={self.threads} {state}>")
-
-
-def _finished(signal: Any, sender: object, task_result: object,
-              failure: BaseException | None) -> None:
-    """Send ``task_finished``; for a failure, while it is being handled (as ``db_worker``
-    does), so receivers that log with ``logger.exception`` (django_tasks's own) get its
-    traceback."""
-    if failure is None:
-        signal.send(sender=sender, task_result=task_result)
-        return
-    try:
-        raise failure
-    except BaseException:
-        signal.send(sender=sender, task_result=task_result)
