@@ -136,3 +136,27 @@ def test_fire_times_match_a_minute_by_minute_reference(  # noqa: PLR0917  (hypot
         made.append(fire.astimezone(UTC))
         after = fire
     assert made == expected
+
+
+@st.composite
+def hourly_at_most(draw: st.DrawFn) -> str:
+    """An expression firing at most once an hour (a year of them is quick to walk)."""
+    minute = str(draw(st.integers(0, 59)))
+    return " ".join([minute, *(draw(cron_field(kind)) for kind in list(RANGES)[1:])])
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expression=hourly_at_most(), zone_name=st.sampled_from(ZONES[:4]),
+       year=st.integers(2000, 2037))
+def test_a_whole_random_year_matches_the_reference(expression: str, zone_name: str,
+                                                   year: int) -> None:
+    start = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    schedule = CronSchedule(expression, zone_name)
+    made = []
+    after = start
+    while (fire := schedule.next_after(after)) is not None and fire <= end:
+        assert fire > after
+        made.append(fire.astimezone(UTC))
+        after = fire
+    assert made == reference(expression, ZoneInfo(zone_name), start, end)
