@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs" / "pages").glob("*.md"))]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.M | re.S)
 FRAGMENT = re.compile(r"^```py\n(.*?)^```", re.M | re.S)
 
 
 def blocks(pattern: re.Pattern[str]) -> list[tuple[str, str]]:
     found = []
-    for page in sorted(DOCS.glob("*.md")):
+    for page in PAGES:
         for number, match in enumerate(pattern.finditer(page.read_text()), 1):
             found.append((f"{page.name}#{number}", match.group(1)))
     return found
@@ -23,7 +26,13 @@ def blocks(pattern: re.Pattern[str]) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("where", "code"), blocks(BLOCK), ids=[w for w, _ in blocks(BLOCK)])
 def test_the_code_block_runs(where: str, code: str) -> None:
-    exec(compile(code, where, "exec"), {"__name__": f"docs_{where}"})
+    # A module of its own, as a file would be (a dataclass looks its module up).
+    module = types.ModuleType(f"docs_{where.replace('.', '_').replace('#', '_')}")
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(code, where, "exec"), module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
 
 
 @pytest.mark.parametrize(("where", "code"), blocks(FRAGMENT),
