@@ -1,5 +1,6 @@
 """The documentation's code can't rot: every ```python block of a page runs; a ```py block
-(a fragment to be read in its context: a project's settings.py, a task module) compiles."""
+(a fragment to be read in its context: a project's settings.py, a task module) compiles. The
+testing page's test files run under pytest in tests/testing/test_plugin.py."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -53,14 +54,18 @@ def test_fixtures_work_in_a_user_test_suite(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3)
 
 
+TESTING_PAGE = Path(__file__).resolve().parents[2] / "docs" / "pages" / "testing.md"
+
+
 def readme_example(marker: str) -> str:
-    """The fenced Python block of README.md that begins with ``marker``."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    for block in readme.split("```python\n")[1:]:
+    """The fenced Python block (```python or ```py) of the testing page that begins with
+    ``marker``: the page's test examples run here, as a user's test files."""
+    page = TESTING_PAGE.read_text()
+    for block in re.split(r"```py(?:thon)?\n", page)[1:]:
         code = block.split("```", 1)[0]
         if code.startswith(marker):
             return code
-    raise AssertionError(f"README.md has no Python example starting with {marker!r}")
+    raise AssertionError(f"{TESTING_PAGE.name} has no Python example starting with {marker!r}")
 
 
 def test_readme_testing_example_passes(pytester: pytest.Pytester) -> None:
@@ -87,6 +92,12 @@ def test_host_builder_is_hermetic(pytester: pytest.Pytester,
     monkeypatch.setenv("FromEnv", "x")
     monkeypatch.setenv("THREADHOST_ENVIRONMENT", "Production")
     pytester.makepyfile(test_hermetic=HERMETIC_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_clock_aware_queue_example_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_mailer=readme_example("import queue\n"))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
