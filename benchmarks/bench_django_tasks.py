@@ -56,12 +56,8 @@ def database_server(kind: str) -> Iterator[PostgresServer | None]:
     bindir = find_bindir()
     if bindir is None:
         raise LookupError("no PostgreSQL server binaries (initdb, pg_ctl) found")
-    server = PostgresServer(bindir)
-    server.start()
-    try:
+    with PostgresServer(bindir) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def as_datetime(value: object) -> datetime:

@@ -49,12 +49,8 @@ def server_conninfo(conninfo: str | None) -> Iterator[str]:
     bindir = find_bindir()
     if bindir is None:
         raise SystemExit("no PostgreSQL server binaries found: pass --conninfo or install them")
-    server = PostgresServer(bindir)
-    server.start()
-    try:
+    with PostgresServer(bindir) as server:
         yield server.conninfo
-    finally:
-        server.stop()
 
 
 def timed(action: Callable[[], object]) -> float:

@@ -111,6 +111,18 @@ class PostgresServer:
                 if attempt == 4:
                     raise
 
+    def __enter__(self) -> PostgresServer:
+        """Start the server (removed again if it fails to start); ``with`` stops it."""
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def connect(self) -> psycopg.Connection[tuple[object, ...]]:
         """An autocommit connection for the tests' own queries."""
         return psycopg.connect(self.conninfo, autocommit=True, application_name="tests")

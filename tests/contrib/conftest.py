@@ -24,12 +24,8 @@ def postgres_server() -> Iterator[PostgresServer]:
         if os.environ.get("THREADHOST_REQUIRE_POSTGRES") == "1":
             pytest.fail(HOW_TO_GET, pytrace=False)
         pytest.skip(HOW_TO_GET)
-    server = PostgresServer(bindir)
-    try:
-        server.start()
+    with PostgresServer(bindir) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -299,7 +299,7 @@ class CancellationTokenSource:
         if timer is not None:
             timer.cancel()
         if callbacks:
-            _run_quiet(list(reversed(list(callbacks.values()))))
+            _run_quiet([*callbacks.values()][::-1])
         return True
 
     def _cancel_handing_over(self) -> list[Callable[[], object]]:
@@ -313,7 +313,7 @@ class CancellationTokenSource:
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
-        ordered = list(reversed(list(callbacks.values()))) if callbacks else []
+        ordered = [*callbacks.values()][::-1] if callbacks else []
         _run_quiet([c for c in ordered if type(c) is _Quiet])
         return [c for c in ordered if type(c) is not _Quiet]
 
