@@ -8,6 +8,13 @@ its type is explicitly bound; an unbound concrete class in a hint is autowired i
 ``missing_dependency`` walks the same rules without constructing anything: ``build()`` uses
 it in ``Development`` (as .NET's ValidateOnBuild) to name a hosted service whose dependency
 cannot be resolved before anything runs.
+
+``RegistrationRequired`` (bound by ``services.require_registration()``) turns autowiring of
+unregistered classes off: .NET's container never constructs a class nobody registered, and a
+fleet may want that guarantee (a typo'd hint then fails at ``build()``, not by constructing
+a fresh, unconfigured object). It is a binding, not a flag on the injector, so a scope's child
+injector sees it through its parent. Rejected: off by default, which would break every example
+that hints a plain class.
 """
 
 from __future__ import annotations
@@ -49,6 +56,22 @@ def _unwrap_optional(hint: Any) -> Any:
 def _autowirable(wanted: Any) -> bool:
     return (isinstance(wanted, type) and not inspect.isabstract(wanted)
             and wanted.__module__ != "builtins")
+
+
+class RegistrationRequired:
+    """Bound (as itself) when autowiring of unregistered classes is off (see the module
+    notes)."""
+
+
+def _registration_required(inj: injector.Injector) -> bool:
+    return _explicitly_bound(inj, RegistrationRequired)
+
+
+def _unregistered_message(label: str, name: str, wanted: type) -> str:
+    return (f"Cannot construct {label}: parameter {name!r} wants {wanted.__qualname__}, which "
+            "is not registered (services.require_registration() is on); register it with "
+            f"builder.services.add_singleton({wanted.__qualname__}) (or add_transient/"
+            "add_scoped/add_instance), or give the parameter a default.")
 
 
 def _unbound_message(label: str, name: str, hint: Any) -> str:
@@ -110,6 +133,8 @@ def _decide(inj: injector.Injector, label: str, param: inspect.Parameter,
     if has_default:
         return "skip", None
     if _autowirable(wanted):
+        if _registration_required(inj):
+            return "error", _unregistered_message(label, param.name, wanted)
         return "autowire", wanted
     return "error", _unbound_message(label, param.name, hint)
 

@@ -199,10 +199,10 @@ class HostApplicationBuilder:
         malformed settings file, a bad schedule) prints one line naming the key, the file or
         the service on stderr and returns 2; one at a service's start is logged in one line
         and returns 2 too. A hosted service that cannot be constructed (a dependency nothing
-        provides, found by ``build()`` in Development, or a constructor that raises, at start)
-        is one line naming the service and the chain of dependencies, and returns 1; anything
-        else is as ``Host.run()`` says (0, 1, 3, or 130). Main thread; blocks until the host
-        has stopped."""
+        provides, found by ``build()`` in Development or with ``require_registration()``, or a
+        constructor that raises, at start) is one line naming the service and the chain of
+        dependencies, and returns 1; anything else is as ``Host.run()`` says (0, 1, 3, or
+        130). Main thread; blocks until the host has stopped."""
         try:
             host = self.build()
         except ConfigurationError as exc:
@@ -217,13 +217,14 @@ class HostApplicationBuilder:
         """Build the host: check the configuration, make the injector, set up logging.
 
         Order: the configuration sources; every options value; the injector; in
-        ``Development``, every hosted service's dependencies (constructing nothing, as .NET's
-        ValidateOnBuild); then logging (undone when the host stops). Raises
+        ``Development`` (or with ``services.require_registration()``), every hosted service's
+        dependencies (constructing nothing, as .NET's ValidateOnBuild); then logging (undone
+        when the host stops). Raises
         ConfigurationError for a source that failed to load (a malformed JSON file, with
         file, line and column) or an options value that does not convert or is invalid
         (naming the key, the value and its source), TypeError naming a hosted service and
-        the dependency it lacks (Development only; elsewhere ``start()`` fails before any
-        service starts), and RuntimeError on a second call after a successful one. A call
+        the dependency it lacks (Development or require_registration() only; elsewhere
+        ``start()`` fails before any service starts), and RuntimeError on a second call after a successful one. A call
         that raised leaves the builder usable: fix the cause and call it again.
         """
         if self._built:
@@ -263,9 +264,12 @@ class HostApplicationBuilder:
                 binder.bind(options_type, to=injector.InstanceProvider(options[options_type]))
             services._install(binder, options, monitors)
 
-        inj = injector.Injector([configure], auto_bind=True)
-        if environment.is_environment(DEVELOPMENT):
-            self._validate(inj)
+        strict = services._registration_required
+        inj = injector.Injector([configure], auto_bind=not strict)
+        if strict:
+            self._validate(inj, "services.require_registration() is on")
+        elif environment.is_environment(DEVELOPMENT):
+            self._validate(inj, f"the environment is {DEVELOPMENT}")
         hosted: list[HostedServiceFactory] = list(services._hosted)
         if config._watched():
             from threadhost._building.reload import (  # noqa: PLC0415  (lazy: only watched files need it)
@@ -287,7 +291,7 @@ class HostApplicationBuilder:
         self._built = True
         return host
 
-    def _validate(self, inj: injector.Injector) -> None:
+    def _validate(self, inj: injector.Injector, because: str) -> None:
         """TypeError naming the first hosted service that cannot be constructed, and why."""
         for registration in self.services._hosted:
             if registration.target is None:
@@ -296,15 +300,16 @@ class HostApplicationBuilder:
             if problem is not None:
                 raise _MissingDependencyError(
                     f"Hosted service {registration.service_name!r} cannot be constructed: "
-                    f"{problem} (checked at build() because the environment is {DEVELOPMENT})")
+                    f"{problem} (checked at build() because {because})")
 
     def __repr__(self) -> str:
         return f"<HostApplicationBuilder {self.environment.environment_name}>"
 
 
 class _MissingDependencyError(TypeError):
-    """``build()`` in Development: a hosted service cannot be constructed (``run()`` prints
-    it in one line and returns 1, as a service that fails to construct at start)."""
+    """``build()`` in Development (or with ``require_registration()``): a hosted service
+    cannot be constructed (``run()`` prints it in one line and returns 1, as a service that
+    fails to construct at start)."""
 
 
 def _warn_unread(config: Configuration) -> None:

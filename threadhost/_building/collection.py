@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 import injector
 
 from threadhost import _log_messages as log
-from threadhost._building.autowire import Autowired, autowire
+from threadhost._building.autowire import Autowired, RegistrationRequired, autowire
 from threadhost._building.scopes import ScopedProvider
 from threadhost._config.binding import apply_overrides
 from threadhost._config.configuration import Configuration
@@ -69,6 +69,7 @@ class ServiceCollection:
         self._options: dict[type, list[OptionsAction]] = {}
         self._sections: dict[type, list[str]] = {}  # the sections each options type binds
         self._checks: list[Callable[[], object]] = []  # run at build(); raise ConfigurationError
+        self._registration_required = False
         self._health = HealthMonitor()  # the host's; its checks are added below
         self.add_instance(HealthMonitor, self._health)
 
@@ -234,6 +235,17 @@ class ServiceCollection:
             lambda b: b.bind(interface, to=injector.InstanceProvider(instance)))
         return self
 
+    def require_registration(self, required: bool = True) -> ServiceCollection:
+        """Turn off autowiring of unregistered classes (as .NET's container, which constructs
+        only what is registered): a constructor parameter whose class nothing registered is
+        then an error, not a fresh instance, and ``build()`` checks every hosted service's
+        dependencies in every environment (as .NET's ``ValidateOnBuild``), raising TypeError
+        naming the service and the class to register (``builder.run()`` prints it in one
+        line and returns 1). ``host.services.get`` of an unregistered class raises too.
+        Off by default. Builder thread."""
+        self._registration_required = bool(required)
+        return self
+
     def add_module(self, module: injector.Module) -> ServiceCollection:
         """Install an ``injector.Module`` (its bindings win over earlier registrations)."""
         self._bindings.append(lambda b: b.install(module))
@@ -310,6 +322,9 @@ class ServiceCollection:
     def _install(self, binder: injector.Binder, options: dict[type, Any],
                  monitors: dict[type, OptionsMonitor[Any]]) -> None:
         """Bind the options values and monitors, then every registration, in order."""
+        if self._registration_required:
+            binder.bind(RegistrationRequired, to=injector.InstanceProvider(
+                RegistrationRequired()))
         for options_type, value in options.items():
             binder.bind(Options[options_type],  # type: ignore[valid-type]
                         to=injector.InstanceProvider(Options(value)))
