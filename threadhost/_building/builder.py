@@ -224,8 +224,9 @@ class HostApplicationBuilder:
         file, line and column) or an options value that does not convert or is invalid
         (naming the key, the value and its source), TypeError naming a hosted service and
         the dependency it lacks (Development or require_registration() only; elsewhere
-        ``start()`` fails before any service starts), and RuntimeError on a second call after a successful one. A call
-        that raised leaves the builder usable: fix the cause and call it again.
+        ``start()`` fails before any service starts), and RuntimeError on a second call after
+        a successful one. A call that raised leaves the builder usable: fix the cause and call
+        it again.
         """
         if self._built:
             raise RuntimeError("build() can only be called once: this builder already built "
