@@ -34,7 +34,6 @@ a stuck callback there disabled every deadline in the process); a fresh timer th
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 from collections.abc import Callable
@@ -146,11 +145,11 @@ class Deadline:
             return latch.is_set()
         if not self._independent:
             return self.wait(as_token())
-        if thread is not None:
+        # A restart's thread not started yet has no ident and cannot be joined: the latch
+        # decides. (The callers never pass the calling thread.)
+        if thread is not None and thread.ident is not None:
             remaining = self.remaining()
-            # A restart's thread not started yet cannot be joined: the latch decides.
-            with contextlib.suppress(RuntimeError):
-                thread.join(JOIN_FIRST if remaining is None else min(JOIN_FIRST, remaining))
+            thread.join(JOIN_FIRST if remaining is None else min(JOIN_FIRST, remaining))
             if latch.is_set():
                 return True
         if latch.wait(self.remaining()):

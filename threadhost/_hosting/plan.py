@@ -110,20 +110,24 @@ class Call:
     elapsed: float = 0.0
 
     def run(self, clock: Clock) -> None:
-        """Make the call on this thread, recording what happened; never raises."""
+        """Make the call on this thread, recording what happened; never raises. User code may
+        run in it: a stop call is marked on the thread, so a ``Host.stop()`` made in it is
+        refused (``current_call``) instead of waiting for itself."""
         self.thread = threading.current_thread()
-        self.run_inline(clock)
-
-    def run_inline(self, clock: Clock) -> None:
-        """``run`` without recording the thread: for a call of threadhost's own code, which is
-        never abandoned (an inline stop call on the thread carrying out the stop)."""
-        if self.stopping:  # no user code runs here; should any, it may not stop the host
+        if self.stopping:
             outer, _local.call = getattr(_local, "call", None), self
             try:
                 self._make(clock)
             finally:
                 _local.call = outer
             return
+        self._make(clock)
+
+    def run_inline(self, clock: Clock) -> None:
+        """``run`` for a call ``inline`` vouched for: threadhost's own code, which runs no
+        user code and is never abandoned, so neither its thread nor the stop mark is
+        recorded (an inline stop call, on the thread carrying out the stop, between a
+        service's token cancelled and its thread joined)."""
         self._make(clock)
 
     def _make(self, clock: Clock) -> None:
