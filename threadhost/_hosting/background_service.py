@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from threadhost._errors import OperationCanceledError
-from threadhost._hosting.deadline import deadline_of
+from threadhost._hosting.deadline import Deadline, deadline_of
 from threadhost._hosting.hosted_service import HostedService
 from threadhost._hosting.registry import ServiceSlot, current_slot, standalone_slot
 from threadhost._hosting.states import ServiceState
@@ -311,40 +311,40 @@ class _PreparedStart:
         _launch(self.state, self.slot, self.stopping, self.thread)
 
 
-def prepare_stop(service: HostedService, token: CancellationToken) -> PreparedStop | None:
-    """``service.stop(token)``, to be made later in the host's stop plan, with the service's
-    state looked up now; None if the class overrides ``stop`` (the host then calls it as it
-    is, on its runner thread). A class lookup: nothing of the instance is read."""
+def prepare_stop(service: HostedService, deadline: Deadline) -> PreparedStop | None:
+    """``service.stop(deadline.token)``, to be made later in the host's stop plan, with the
+    service's state looked up now; None if the class overrides ``stop`` (the host then calls
+    it as it is, on its runner thread). A class lookup: nothing of the instance is read."""
     if type(service).stop is not _BASE_STOP or "stop" in service.__dict__:
         return None  # (plain lookups of the documented method: no ABC check)
-    return PreparedStop(_state_of(cast(BackgroundService, service)), token)
+    return PreparedStop(_state_of(cast(BackgroundService, service)), deadline)
 
 
 class PreparedStop:
-    """A BackgroundService's own ``stop(token)``, ready to be made (see ``prepare_stop``)."""
+    """A BackgroundService's own ``stop(token)`` under a stop's ``Deadline``, ready to be made
+    (see ``prepare_stop``): begun on the thread carrying out the stop (``begin_quietly``),
+    then waited for (the call)."""
 
-    __slots__ = ("deadline", "state", "token")
+    __slots__ = ("asked", "deadline", "state")
 
-    def __init__(self, state: _State, token: CancellationToken) -> None:
+    def __init__(self, state: _State, deadline: Deadline) -> None:
         self.state = state
-        self.token = token
-        self.deadline = deadline_of(token)
+        self.deadline = deadline
+        self.asked = False  # begin_quietly cancelled the token: only the wait is left
 
     def __call__(self) -> None:
         """``BackgroundService.stop(token)``, on the calling thread. After ``begin_quietly``
         (the token already cancelled, by the same thread) only the wait is left."""
         state = self.state
-        stopping = state.stopping
-        deadline = self.deadline
-        if deadline is None or stopping is None or not stopping.is_cancellation_requested:
-            _stop(state, self.token)  # (the whole stop, callbacks included: the runner's)
+        if not self.asked:
+            _stop(state, self.deadline.token)  # (the whole stop, callbacks included: the runner's)
             return
-        slot = state.slot
-        if slot is None or threading.current_thread() is state.thread:
+        slot, thread = state.slot, state.thread
+        if slot is None or thread is None or thread.ident == threading.get_ident():
             return
         gone = slot.ended_latch()
         if gone is not None and not gone.is_set():
-            deadline.wait_latch(gone, slot.ended_token, state.thread)
+            self.deadline.wait_latch(gone, slot.ended_token, thread)
 
     def begin_quietly(self) -> bool:
         """Begin the stop without running user code: the stop flag, then the token cancelled
@@ -353,11 +353,13 @@ class PreparedStop:
         cancel, so the thread carrying out the stop (``Call.inline``) may call it."""
         state = self.state
         if state.slot is None:
-            return True  # never started: nothing to stop (as stop())
+            return True  # never started: nothing to stop (as stop()); the call returns at once
         state.stop_requested = True  # before reading the token, as _stop
         stopping = state.stopping
-        return stopping is None or stopping._cancel_quietly()
-
+        if stopping is None or not stopping._cancel_quietly():
+            return stopping is None
+        self.asked = True
+        return True
 
 
 def slot_of(service: BackgroundService) -> ServiceSlot | None:

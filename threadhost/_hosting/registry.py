@@ -281,6 +281,12 @@ class ServiceSlot:
         still closed with a thread running or about to open."""
         return self._gone
 
+    def running(self) -> bool:
+        """Whether a thread of this service may still run (its work's or a minder's): False
+        means ``ended_token()`` is cancelled and ``live_threads()`` empty. Lock-free: a
+        snapshot, for the stop's look at every service after the calls."""
+        return bool(self._live or self._minders)
+
     def live_threads(self) -> list[threading.Thread]:
         """The threads of this service still running (not ended, not detached), its minders
         included (see ``launch``)."""
@@ -340,6 +346,12 @@ class ServiceSlot:
         elif error is not None:
             log.service_crashed(self.name, error)
             self.move(ServiceState.FAILED)
+
+    def stopped_in(self, seconds: float) -> None:
+        """Record that the service's stop call took ``seconds`` (host clock), as it returns:
+        the metric ``threadhost_stop_duration_seconds`` shows it at once, not only once the
+        host stopped (the report's timing, written at the end, includes its hooks too)."""
+        self.stop_duration = seconds
 
     def heartbeat(self) -> None:
         """Record progress now (host clock). Any thread; lock-free."""

@@ -108,8 +108,8 @@ class Roster:
             self._taken = True  # before the copy: see started
             entries = self._taken_list = list(self._started)
             others = list(self._failed)
-            made = {id(e) for e in entries} | {id(e) for e in others}
-            others.extend(e for e in self._resolved if id(e) not in made)
+            made = {*entries, *others}  # (entries compare by identity)
+            others.extend(e for e in self._resolved if e not in made)
             account.errors.extend(self._errors)
             self._errors_taken = len(self._errors)
         for entry in entries:

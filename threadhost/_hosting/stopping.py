@@ -96,30 +96,23 @@ def stop_groups(entries: Sequence[Entry], lifetime: HostLifetime | None,
                 if phase.target is Target.LIFECYCLE:
                     inline = _ALWAYS if _default_hook(service, phase.name) else None
                 else:
-                    prepared = prepare_stop(service, token)
+                    prepared = prepare_stop(service, deadline)
                     if prepared is not None:
                         calls.append(Call(entry.name, phase.name, prepared,
                                           inline=prepared.begin_quietly, stopping=True,
-                                          after=_duration_of(entry.slot)))
+                                          after=entry.slot.stopped_in))
                         continue
                     inline = None
                 calls.append(Call(entry.name, phase.name,
                                   functools.partial(getattr(service, phase.name), token),
                                   inline=inline, stopping=True,
-                                  after=_duration_of(entry.slot)
+                                  after=entry.slot.stopped_in
                                   if phase.target is Target.SERVICES else None))
         if phase.concurrent and concurrent and len(calls) > 1:
             groups.append(calls)
         else:
             groups.extend([c] for c in calls)
     return groups
-
-
-def _duration_of(slot: ServiceSlot) -> Callable[[float], object]:
-    """Records a service's stop time as its stop call returns (the metric
-    ``threadhost_stop_duration_seconds`` shows it at once, not only once the host stopped);
-    the report's timing, written at the end, includes its hooks too."""
-    return functools.partial(setattr, slot, "stop_duration")
 
 
 def carry_out(entries: Sequence[Entry], groups: Sequence[Sequence[Call]], deadline: Deadline,
@@ -135,12 +128,15 @@ def carry_out(entries: Sequence[Entry], groups: Sequence[Sequence[Call]], deadli
         if entry.name not in asked:
             entry.slot.ask_to_stop()
     for entry in everyone:
-        ended = entry.slot.ended_token()
+        slot = entry.slot
+        if not slot.running():
+            continue  # the common case: every thread of it has ended
+        ended = slot.ended_token()
         if not ended.is_cancellation_requested and not deadline.passed:
             deadline.wait(ended)
         # What still runs settles, a minder included: the work's end does not wait for the
         # minder (a lease thread), which may be running its thread-exit hooks just now.
-        live = entry.slot.live_threads()
+        live = slot.live_threads()
         if live:
             deadline.settle(live)
 
@@ -191,16 +187,24 @@ def report(account: Account, entries: Sequence[Entry], groups: Sequence[Sequence
                     call.phase))
                 failed.add(call.name)
     unfinished: list[UnfinishedWork] = []
+    restarts: dict[str, int] = {}
+    failures: dict[str, int] = {}
     for entry in entries:
-        for thread in entry.slot.live_threads():
-            stack = capture_stack(thread)
-            log.straggler(entry.name, "execute", thread.name, limit, stack)
-            stragglers.append(Straggler(entry.name, stack, thread.name, "execute"))
-            timings[entry.name] = now - account.began
-            failed.add(entry.name)
-        left = entry.slot.unfinished()
+        slot, name = entry.slot, entry.name
+        if slot.running():
+            for thread in slot.live_threads():
+                stack = capture_stack(thread)
+                log.straggler(name, "execute", thread.name, limit, stack)
+                stragglers.append(Straggler(name, stack, thread.name, "execute"))
+                timings[name] = now - account.began
+                failed.add(name)
+        left = slot.unfinished()
         if left:
-            unfinished.extend(UnfinishedWork(entry.name, item) for item in left)
+            unfinished.extend(UnfinishedWork(name, item) for item in left)
+        if slot.restarts:
+            restarts[name] = slot.restarts
+        if slot.failures:
+            failures[name] = slot.failures
     for entry in not_started:
         for thread in entry.slot.live_threads():
             stack = capture_stack(thread)
@@ -208,8 +212,8 @@ def report(account: Account, entries: Sequence[Entry], groups: Sequence[Sequence
             stragglers.append(Straggler(entry.name, stack, thread.name, "execute"))
         unfinished.extend(UnfinishedWork(entry.name, item) for item in entry.slot.unfinished())
     return ShutdownReport(
-        restarts={e.name: e.slot.restarts for e in entries if e.slot.restarts},
-        failures={e.name: e.slot.failures for e in entries if e.slot.failures},
+        restarts=restarts,
+        failures=failures,
         reason=account.reason,
         stopped=tuple(e.name for e in reversed(entries) if e.name not in failed),
         stragglers=tuple(stragglers),
