@@ -117,20 +117,17 @@ class Call:
         if self.stopping:
             outer, _local.call = getattr(_local, "call", None), self
             try:
-                self._make(clock)
+                self.run_inline(clock)
             finally:
                 _local.call = outer
             return
-        self._make(clock)
+        self.run_inline(clock)
 
     def run_inline(self, clock: Clock) -> None:
         """``run`` for a call ``inline`` vouched for: threadhost's own code, which runs no
         user code and is never abandoned, so neither its thread nor the stop mark is
         recorded (an inline stop call, on the thread carrying out the stop, between a
-        service's token cancelled and its thread joined)."""
-        self._make(clock)
-
-    def _make(self, clock: Clock) -> None:
+        service's token cancelled and its thread joined). ``run`` makes its call here."""
         self.begun = True
         began = clock.monotonic()
         try:
