@@ -1,6 +1,6 @@
 """``BackgroundService``: a hosted service whose work runs on a thread of its own.
 
-The thread is spawned through the service's ``ServiceSlot`` (``_registry``), which the host
+The thread is spawned through the service's ``ServiceSlot`` (``slot``), which the host
 made current while it calls ``start``: the host, not the service, keeps the account of the
 thread. All of the base class's state lives in one attribute, ``_threadhost``, so a subclass
 may use any other name (``self.clock``, ``self.state``, ``self.name`` ...).
@@ -22,7 +22,8 @@ from typing import cast
 from threadhost._errors import OperationCanceledError
 from threadhost._hosting.deadline import Deadline, deadline_of
 from threadhost._hosting.hosted_service import HostedService
-from threadhost._hosting.registry import ServiceSlot, current_slot, standalone_slot
+from threadhost._hosting.registry import standalone_slot
+from threadhost._hosting.slot import ServiceSlot, current_slot
 from threadhost._hosting.states import ServiceState
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, wait_any
 from threadhost._time.clock import Clock

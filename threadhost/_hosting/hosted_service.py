@@ -12,8 +12,8 @@ from threadhost._time.cancellation import CancellationToken
 if TYPE_CHECKING:
     import injector
 
-    from threadhost._hosting.registry import ServiceSlot
     from threadhost._hosting.restart import RestartPolicy
+    from threadhost._hosting.slot import ServiceSlot
 
 
 class HostedService(abc.ABC):

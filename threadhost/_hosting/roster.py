@@ -26,7 +26,7 @@ from threadhost._time.cancellation import CancellationTokenSource
 from threadhost._time.clock import Clock
 
 if TYPE_CHECKING:
-    from threadhost._hosting.registry import ServiceSlot
+    from threadhost._hosting.slot import ServiceSlot
     from threadhost._hosting.stopping import Account, Entry
 
 

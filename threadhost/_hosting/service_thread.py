@@ -1,6 +1,6 @@
 """``ServiceThread``: the thread that runs a service's work, accounted in its slot.
 
-Made by ``ServiceSlot.make_thread`` and started by ``ServiceSlot.launch`` (``registry``). It
+Made by ``ServiceSlot.make_thread`` and started by ``ServiceSlot.launch`` (``slot``). It
 runs the work, then the host's thread-exit hooks, then leaves its slot's account. It knows its
 slot, so a service thread that calls ``Host.stop()`` is found by its class
 (``ThreadRegistry.detach_current``), and ``current_service_slot()`` answers on it.
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from threadhost import _log_messages as log
 
 if TYPE_CHECKING:
-    from threadhost._hosting.registry import ServiceSlot
+    from threadhost._hosting.slot import ServiceSlot
 
 
 class ServiceThread(threading.Thread):

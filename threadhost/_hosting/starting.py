@@ -36,7 +36,7 @@ from threadhost._hosting.hosted_service import (
 )
 from threadhost._hosting.lifetime import HostLifetime
 from threadhost._hosting.plan import START_PLAN, Call, Target, run_start_group
-from threadhost._hosting.registry import set_current_slot
+from threadhost._hosting.slot import set_current_slot
 from threadhost._hosting.states import ServiceState
 from threadhost._hosting.stopping import Entry
 from threadhost._time.cancellation import CancellationToken

@@ -6,7 +6,7 @@ threadhost (``AssertionError``), except where an entry says ``REFUSE``: that is 
 mistake, and the entry's message is what they are told.
 
 The host's state is held by ``_host_state.HostStateMachine`` (one lock, the only mutable
-lifecycle state of a host); a service's by its ``ServiceSlot`` (``_registry``).
+lifecycle state of a host); a service's by its ``ServiceSlot`` (``slot``).
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ from threadhost._hosting.hosted_service import HostedLifecycleService, HostedSer
 from threadhost._hosting.lifetime import HostApplicationLifetime, HostLifetime, stops_inline
 from threadhost._hosting.log_relay import relaying
 from threadhost._hosting.plan import STOP_PLAN, Call, Target, run_stop
-from threadhost._hosting.registry import ServiceSlot
 from threadhost._hosting.report import (
     ServiceError,
     ShutdownReport,
@@ -31,6 +30,7 @@ from threadhost._hosting.report import (
     UnfinishedWork,
     capture_stack,
 )
+from threadhost._hosting.slot import ServiceSlot
 from threadhost._hosting.states import ServiceState
 from threadhost._time.clock import Clock
 

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from threadhost import _log_messages as log
 from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.options import BackgroundServiceExceptionBehavior, HostOptions
-from threadhost._hosting.registry import ServiceSlot
 from threadhost._hosting.restart import RestartMode
+from threadhost._hosting.slot import ServiceSlot
 from threadhost._hosting.states import ServiceState
 from threadhost._time.cancellation import CancellationToken
 from threadhost._time.clock import Clock

@@ -41,7 +41,8 @@ from threadhost._hosting.background_service import BackgroundService, resume
 from threadhost._hosting.deadline import Deadline, deadline_of
 from threadhost._hosting.hosted_service import HostedLifecycleService, HostedService
 from threadhost._hosting.options import HostOptions
-from threadhost._hosting.registry import ServiceSlot, current_slot, standalone_slot
+from threadhost._hosting.registry import standalone_slot
+from threadhost._hosting.slot import ServiceSlot, current_slot
 from threadhost._hosting.states import ServiceState
 from threadhost._leases.driver import LeaseState, drive_lease
 from threadhost._leases.lease import LEASE_KEY, Lease, LeaseInfo

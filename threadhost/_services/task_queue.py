@@ -27,7 +27,8 @@ from threadhost import _log_messages as log
 from threadhost._errors import QueueFullError
 from threadhost._hosting.deadline import deadline_of
 from threadhost._hosting.hosted_service import SlotAttached
-from threadhost._hosting.registry import ServiceSlot, current_slot, standalone_slot
+from threadhost._hosting.registry import standalone_slot
+from threadhost._hosting.slot import ServiceSlot, current_slot
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, wait_any
 from threadhost._time.clock import SYSTEM_CLOCK, Clock
 

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from threadhost._hosting.registry import ServiceSlot
+from threadhost._hosting.slot import ServiceSlot
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource
 from threadhost._time.clock import Clock
 

@@ -52,7 +52,8 @@ from threadhost import _log_messages as log
 from threadhost._errors import ConfigurationError
 from threadhost._hosting.deadline import deadline_of
 from threadhost._hosting.hosted_service import HostedService
-from threadhost._hosting.registry import current_slot, standalone_slot
+from threadhost._hosting.registry import standalone_slot
+from threadhost._hosting.slot import current_slot
 from threadhost._ops.health import HealthStatus
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, wait_any
 from threadhost.contrib.django_tasks._run import Run, local, send_finished
