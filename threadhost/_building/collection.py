@@ -21,6 +21,7 @@ from threadhost._config.binding import apply_overrides
 from threadhost._config.configuration import Configuration
 from threadhost._errors import ConfigurationError
 from threadhost._hosting.hosted_service import (
+    BuildChecked,
     HostedRegistration,
     HostedService,
     HostedServiceFactory,
@@ -31,11 +32,7 @@ from threadhost._leases.lease import Lease
 from threadhost._leases.leased import lease_adapter
 from threadhost._ops.health import HealthCheck, HealthMonitor
 from threadhost._schedules.cron import CronEngine
-from threadhost._schedules.service import (
-    CronBackgroundService,
-    FunctionSchedule,
-    check_schedule,
-)
+from threadhost._schedules.service import FunctionSchedule
 from threadhost._schedules.state import ScheduleState
 from threadhost._time.cancellation import CancellationToken
 
@@ -131,13 +128,7 @@ class ServiceCollection:
                 or not liveness_timeout > 0):
             raise ValueError(f"add_hosted_service({name}, liveness_timeout={liveness_timeout!r})"
                              ": expected seconds > 0, or None")
-        if isinstance(target, type) and issubclass(target, CronBackgroundService):
-            cron = target
-            if cron.schedule:  # else set in __init__, and checked by start()
-                self._checks.append(lambda: check_schedule(name, cron))
-        elif isinstance(service, CronBackgroundService):
-            made = service
-            self._checks.append(lambda: check_schedule(name, made))
+        self._check_at_build(name, service)
         return self._register(factory, name, target=target, restart=restart,
                               liveness_timeout=liveness_timeout, singleton=singleton,
                               method="add_hosted_service")
@@ -163,10 +154,19 @@ class ServiceCollection:
         label = name or getattr(fn, "__name__", None) or repr(fn)
         service = FunctionSchedule(fn, schedule, timezone=timezone, misfire_grace=misfire_grace,
                                    jitter=jitter, state=state, engine=engine)
-        self._checks.append(lambda: check_schedule(label, service))
+        self._check_at_build(label, service)
         return self._register(lambda inj: service, label, target=None, restart=restart,
                               liveness_timeout=None, singleton=singleton, method="add_schedule",
                               named=True)
+
+    def _check_at_build(self, name: str, service: object) -> None:
+        """Have ``build()`` check the registration of a hosted-service class of threadhost's
+        own that can be checked before anything is made (``BuildChecked``: a schedule)."""
+        if isinstance(service, BuildChecked):
+            self._checks.append(functools.partial(
+                type(service)._check_registration, name, service))
+        elif isinstance(service, type) and issubclass(service, BuildChecked):
+            self._checks.append(functools.partial(service._check_registration, name, None))
 
     def _register(self, factory: HostedServiceFactory, name: str, *, target: Any,
                   restart: RestartPolicy | None, liveness_timeout: float | None,

@@ -73,6 +73,18 @@ class SlotAttached(HostedService):
         """Called once, on the host's start thread, before any start call; never blocks."""
 
 
+class BuildChecked(HostedService):
+    """Internal: a hosted service of threadhost's own whose registration can be checked at
+    ``build()``, before anything is made (a ``CronBackgroundService``'s schedule). The
+    builder's one mechanism for such checks: an issubclass check on this class, then this
+    class's own method, so it never asks user objects for anything but documented methods."""
+
+    @classmethod
+    def _check_registration(cls, name: str, instance: BuildChecked | None) -> None:
+        """Raise ConfigurationError naming ``name`` if what is registered (the class, or
+        ``instance`` when an instance is) cannot work. Builder thread; never blocks."""
+
+
 def is_slot_attached(service: HostedService, memo: dict[type, bool]) -> TypeGuard[SlotAttached]:
     """``isinstance(service, SlotAttached)``, the answer kept per class in ``memo``."""
     cls = type(service)

@@ -27,6 +27,7 @@ from typing import Any, final
 from threadhost import _log_messages as log
 from threadhost._errors import ConfigurationError, OperationCanceledError
 from threadhost._hosting.background_service import BackgroundService, slot_of
+from threadhost._hosting.hosted_service import BuildChecked
 from threadhost._leases.lease import current_lease
 from threadhost._schedules.cron import CronEngine, CronSchedule
 from threadhost._schedules.state import LocalScheduleState, ScheduleState
@@ -73,7 +74,7 @@ def check_schedule(owner: str, source: CronBackgroundService | type[CronBackgrou
         raise ConfigurationError(f"{owner}: {exc}") from None
 
 
-class CronBackgroundService(BackgroundService):
+class CronBackgroundService(BackgroundService, BuildChecked):
     """Calls ``run_once(stopping_token, fire_time)`` at each fire time of ``schedule``.
 
     Set, as class attributes or in ``__init__``: ``schedule`` (cron: five fields, or six with
@@ -110,6 +111,15 @@ class CronBackgroundService(BackgroundService):
     def run_once(self, stopping_token: CancellationToken, fire_time: datetime) -> None:
         """One run, for ``fire_time``; on the service's thread. Return promptly once
         ``stopping_token`` fires."""
+
+    @classmethod
+    def _check_registration(cls, name: str, instance: BuildChecked | None) -> None:
+        """At ``build()``: the schedule, when the class or the instance registered sets it
+        (one set in ``__init__`` is checked by ``start``)."""
+        if isinstance(instance, CronBackgroundService):
+            check_schedule(name, instance)
+        elif cls.schedule:
+            check_schedule(name, cls)
 
     def start(self, cancellation_token: CancellationToken) -> None:
         """Check the schedule (ConfigurationError naming the service), then start the thread
