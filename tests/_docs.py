@@ -80,6 +80,14 @@ def setup_block(name: str) -> Block:
     return found[0]
 
 
+def block_before(block: Block) -> Block:
+    """The Python block just before ``block`` on its page (the example it builds on)."""
+    found = all_blocks()
+    before = found[found.index(block) - 1]
+    assert before.where.split(":")[0] == block.where.split(":")[0], f"{block.where} is first"
+    return before
+
+
 @contextlib.contextmanager
 def as_module(where: str) -> Iterator[types.ModuleType]:
     """A module of its own for a block, as a file would be (a dataclass looks its module up
