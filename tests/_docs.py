@@ -44,7 +44,7 @@ class Block:
     def filename(self) -> str | None:
         """The file name its first line gives (``# test_worker.py``), if any."""
         first = self.code.split("\n", 1)[0]
-        match = re.fullmatch(r"# ([\w/]+\.py)", first)
+        match = re.match(r"# ([\w/]+\.py)\b", first)
         return match.group(1) if match else None
 
 
