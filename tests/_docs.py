@@ -73,9 +73,17 @@ def all_blocks() -> list[Block]:
     return [block for page in PAGES for block in read_blocks(page)]
 
 
+def setup_blocks(name: str) -> list[Block]:
+    """The blocks whose pages declare ``<!-- setup: name -->`` (the same example on two
+    pages); fails if there is none."""
+    found = [block for block in all_blocks() if block.setup == name]
+    assert found, f"no block has <!-- setup: {name} -->"
+    return found
+
+
 def setup_block(name: str) -> Block:
     """The one block whose page declares ``<!-- setup: name -->``; fails if not exactly one."""
-    found = [block for block in all_blocks() if block.setup == name]
+    found = setup_blocks(name)
     assert len(found) == 1, f"expected one block with <!-- setup: {name} -->, found {found}"
     return found[0]
 

@@ -44,7 +44,7 @@ def test_the_test_file_passes_under_pytest(block: Block, pytester: pytest.Pytest
 
 def test_every_block_is_run_and_shows_its_effect() -> None:
     consumed = {name for path in SETUP_TESTS
-                for name in re.findall(r'setup_block\("([\w-]+)"\)', path.read_text())}
+                for name in re.findall(r'setup_blocks?\("([\w-]+)"\)', path.read_text())}
     problems = []
     for block in BLOCKS:
         if block.setup is None:
