@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._docs import ROOT, Block, all_blocks, run
+from tests._docs import PAGES, ROOT, Block, all_blocks, run
 
 BLOCKS = all_blocks()
 PLAIN = [b for b in BLOCKS if b.setup is None]
@@ -62,5 +62,15 @@ def test_every_block_is_run_and_shows_its_effect() -> None:
         elif block.setup not in consumed:
             problems.append(f"{block.where}: <!-- setup: {block.setup} --> is given by no "
                             "test (setup_block(...) in tests/test_docs_*.py)")
+    for page in PAGES:
+        text = page.read_text()
+        declared = len(re.findall(r"<!-- setup: ", text))
+        used = sum(1 for b in BLOCKS if b.setup and b.where.startswith(f"{page.name}:"))
+        if declared != used:
+            problems.append(f"{page.name}: {declared - used} <!-- setup: ... --> comment(s) "
+                            "not right before a ```py block")
+        for language in set(re.findall(r"^```(py\w+)$", text, re.M)) - {"python"}:
+            problems.append(f"{page.name}: ```{language} is neither ```py nor ```python: "
+                            "its code would not be run")
     assert not problems, "\n".join(problems)
     assert len(BLOCKS) >= 27  # the parser still finds the blocks (27 when this was written)
