@@ -15,7 +15,7 @@ import threadhost
 
 ROOT = Path(threadhost.__file__).parent
 
-LEAVES = {"_errors", "_guarded_log", "_interrupt", "_log_messages", "_version", "_apidocs"}
+LEAVES = {"_errors", "_guarded_log", "_interrupt", "_log_messages", "_version"}
 RANK = {
     "_time": 1,
     "_hosting": 2,

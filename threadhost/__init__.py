@@ -110,12 +110,8 @@ __all__ = [
     "current_lease",
 ]
 
-_DEFINED_IN: dict[str, str] = {}
-"""Public name -> the private module that defines it (for the API-docs build, _apidocs)."""
-
 for _name in __all__:
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("threadhost._"):
-        _DEFINED_IN[_name] = _obj.__module__
         _obj.__module__ = "threadhost"
 del _name, _obj

@@ -1,9 +1,7 @@
-"""The pytest plugin, used the way a user would: from a test file run by pytester."""
+"""The pytest plugin, used the way a user would: from a test file run by pytester. (The
+testing page's own test files run the same way, in tests/test_docs.py.)"""
 
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 import pytest
 
@@ -54,26 +52,6 @@ def test_fixtures_work_in_a_user_test_suite(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3)
 
 
-TESTING_PAGE = Path(__file__).resolve().parents[2] / "docs" / "pages" / "testing.md"
-
-
-def readme_example(marker: str) -> str:
-    """The fenced Python block (```python or ```py) of the testing page that begins with
-    ``marker``: the page's test examples run here, as a user's test files."""
-    page = TESTING_PAGE.read_text()
-    for block in re.split(r"```py(?:thon)?\n", page)[1:]:
-        code = block.split("```", 1)[0]
-        if code.startswith(marker):
-            return code
-    raise AssertionError(f"{TESTING_PAGE.name} has no Python example starting with {marker!r}")
-
-
-def test_readme_testing_example_passes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_grace_period=readme_example("# test_grace_period.py"))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
-
-
 HERMETIC_TESTS = '''
 def test_host_builder_reads_no_file_environment_or_command_line(host_builder):
     config = host_builder.configuration
@@ -94,16 +72,3 @@ def test_host_builder_is_hermetic(pytester: pytest.Pytester,
     pytester.makepyfile(test_hermetic=HERMETIC_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-
-
-def test_the_clock_aware_queue_example_passes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_mailer=readme_example("import queue\n"))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
-
-
-def test_readme_register_once_example_passes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(worker=readme_example("# worker.py"),
-                        test_worker=readme_example("# test_worker.py"))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
