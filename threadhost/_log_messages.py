@@ -1,11 +1,14 @@
-"""Every log event threadhost emits, one named function each (as .NET's HostingLoggerExtensions).
+"""The log events of the host and its lower layers, one named function each (as .NET's
+HostingLoggerExtensions). The events of leases, schedules and the probe endpoint live beside
+their code, in the ``messages`` module of ``_leases``, ``_schedules`` and ``_ops`` (as .NET
+keeps one LoggerExtensions class per area), with the same logger names.
 
 Templates use lazy ``%s`` arguments. Loggers:
 
 * ``threadhost.hosting`` — the host: start, stop, crashes, stragglers;
 * ``threadhost.hosting.lifetime`` — ``ConsoleLifetime``'s status messages and signals;
 * ``threadhost.hosting.health`` — health checks, the probe endpoint, the drain;
-* ``threadhost.services`` — ready-made services (periodic, queued);
+* ``threadhost.services`` — ready-made services (periodic, queued, schedules);
 * ``threadhost.testing`` — ``FakeClock``;
 * ``threadhost.lease`` — leased singleton services: acquired, lost, unreachable.
 * ``threadhost.clock`` — the system clock's timer thread.
@@ -26,7 +29,6 @@ from threadhost._errors import ConfigurationError
 from threadhost._guarded_log import GuardedLogger
 
 if TYPE_CHECKING:
-    from datetime import datetime
 
     from threadhost._hosting.report import ShutdownReport
 
@@ -35,7 +37,6 @@ host_log = GuardedLogger("threadhost.hosting")
 lifetime_log = GuardedLogger("threadhost.hosting.lifetime")
 services_log = GuardedLogger("threadhost.services")
 testing_log = GuardedLogger("threadhost.testing")
-lease_log = GuardedLogger("threadhost.lease")
 clock_log = GuardedLogger("threadhost.clock")
 health_log = GuardedLogger("threadhost.hosting.health")
 configuration_log = GuardedLogger("threadhost.configuration")
@@ -254,43 +255,6 @@ def periodic_gave_up(name: str, in_a_row: int) -> None:
                        "(max_consecutive_failures); the service fails.", name, in_a_row)
 
 
-def schedule_misfired(name: str, skipped: list[datetime], listed: int, at_least: bool,
-                      grace: float) -> None:
-    for fire_time in skipped[:listed]:
-        services_log.warning("%s: the run for %s was missed (more than misfire_grace=%gs late);"
-                             " skipping it.", name, fire_time.isoformat(), grace)
-    rest = len(skipped) - listed
-    if rest > 0 or at_least:
-        services_log.warning("%s: %s%d more missed fire time(s) skipped, the last %s.", name,
-                             "at least " if at_least else "", max(rest, 0),
-                             skipped[-1].isoformat())
-
-
-def schedule_run_failed(name: str, fire_time: datetime, exc: BaseException) -> None:
-    services_log.error("%s: the run for %s raised; the next fire time still runs.", name,
-                       fire_time.isoformat(), exc_info=exc)
-
-
-def schedule_state_failed(name: str, fire_time: datetime, exc: BaseException) -> None:
-    services_log.error("%s: could not claim the run for %s in the schedule's state (%s); "
-                       "skipping it.", name, fire_time.isoformat(), exc)
-
-
-def schedule_state_unreadable(name: str, exc: BaseException) -> None:
-    services_log.error("%s: could not read the last fire time from the schedule's state (%s); "
-                       "going on from now.", name, exc)
-
-
-def schedule_claimed_elsewhere(name: str, fire_time: datetime) -> None:
-    services_log.debug("%s: the run for %s was claimed by another replica.", name,
-                       fire_time.isoformat())
-
-
-def schedule_exhausted(name: str, expression: str) -> None:
-    services_log.warning("%s: schedule %r has no fire time left; the service waits for the "
-                         "stop.", name, expression)
-
-
 def describe(item: object) -> str:
     """A work item as a reader can find it: ``module.qualname`` for a function, a lambda or a
     ``functools.partial`` (with its arguments), else its ``repr``."""
@@ -310,41 +274,6 @@ def clock_stalled(thread_name: str, stall_timeout: float, stack: str) -> None:
         "holds the clock back. It is in:\n%s", thread_name, stall_timeout, stack)
 
 
-def lease_acquired(lease: str, service: str, holder: str, fencing: int) -> None:
-    lease_log.info("Lease %r acquired by %s (fencing %d); starting service %r.",
-                   lease, holder, fencing, service)
-
-
-def lease_standby(lease: str, service: str, interval: float) -> None:
-    lease_log.info("Lease %r is held by another replica; service %r is on standby (trying "
-                   "again every %ss).", lease, service, interval)
-
-
-def lease_unreachable(lease: str, service: str, interval: float, error: BaseException) -> None:
-    lease_log.warning("Lease %r cannot be reached; service %r stays on standby and the lease "
-                      "is tried again every %ss: %s", lease, service, interval, error)
-
-
-def lease_lost(lease: str, service: str, reason: str) -> None:
-    lease_log.warning("Lease %r was lost (%s); stopping service %r and going back to standby.",
-                      lease, reason, service)
-
-
-def lease_released(lease: str, service: str) -> None:
-    lease_log.info("Lease %r released (service %r).", lease, service)
-
-
-def lease_release_failed(lease: str, service: str, exc: BaseException) -> None:
-    lease_log.warning("Lease %r (service %r): release() raised; the backend frees the lease "
-                      "when its connection ends.", lease, service, exc_info=exc)
-
-
-def lease_check_failed(lease: str, error: BaseException) -> None:
-    lease_log.debug("PostgresLease %r: the check query failed: %s", lease, error)
-
-
-def lease_release_connection_gone(lease: str, error: BaseException) -> None:
-    lease_log.debug("PostgresLease %r: release found the connection gone: %s", lease, error)
 def timer_callback_failed(exc: BaseException) -> None:
     clock_log.error("A timer callback raised; the timer thread goes on.", exc_info=exc)
 
@@ -357,30 +286,6 @@ def clock_outsider_released(thread_name: str, stall_timeout: float) -> None:
     testing_log.debug(
         "FakeClock: thread %r, woken by the clock, has not waited on it again for %ss of real "
         "time; it no longer holds the clock back.", thread_name, stall_timeout)
-
-
-def health_check_failing(name: str, error: str) -> None:
-    health_log.warning("Health check %r is failing: %s", name, error)
-
-
-def health_check_recovered(name: str) -> None:
-    health_log.info("Health check %r is passing again.", name)
-
-
-def health_endpoint_listening(host: str, port: int) -> None:
-    health_log.info("Health endpoint listening on http://%s:%s", host, port)
-
-
-def health_endpoint_stopped(host: str, port: int) -> None:
-    health_log.debug("Health endpoint on http://%s:%s stopped", host, port)
-
-
-def health_request(client: str, line: str, status: int) -> None:
-    health_log.debug("%s %r %s", client, line, status)
-
-
-def health_request_failed(client: str, exc: BaseException) -> None:
-    health_log.warning("Health endpoint: a request from %s failed.", client, exc_info=exc)
 
 
 def draining(delay: float) -> None:

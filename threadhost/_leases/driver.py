@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from threadhost import _log_messages as log
+from threadhost._leases import messages
 from threadhost._leases.lease import Lease, LeaseInfo
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource
 from threadhost._time.clock import Clock
@@ -114,18 +114,18 @@ class _Driver:
             except Exception as exc:
                 # Whatever the backend raised, the service must not run: stay on standby.
                 if self.condition != "unreachable":
-                    log.lease_unreachable(self.lease.name, self.service,
+                    messages.lease_unreachable(self.lease.name, self.service,
                                           self.lease.check_interval, exc)
                     self.condition = "unreachable"
             else:
                 if info is not None:
                     if self._stopping():
                         break  # taken as the stop came: give it back without starting
-                    log.lease_acquired(info.name, self.service, info.holder, info.fencing)
+                    messages.lease_acquired(info.name, self.service, info.holder, info.fencing)
                     self.condition = "held"
                     return info
                 if self.condition != "standby":
-                    log.lease_standby(self.lease.name, self.service, self.lease.check_interval)
+                    messages.lease_standby(self.lease.name, self.service, self.lease.check_interval)
                     self.condition = "standby"
             self.clock.wait(self.stop_token, self.lease.check_interval)
         self._release(held=False)
@@ -150,7 +150,7 @@ class _Driver:
                     return False
                 reason = self._check()
                 if reason is not None:
-                    log.lease_lost(info.name, self.service, reason)
+                    messages.lease_lost(info.name, self.service, reason)
                     self.condition = "lost"
                     self._stop_then_release()
                     return True
@@ -177,7 +177,7 @@ class _Driver:
         try:
             self.lease.release()
         except Exception as exc:
-            log.lease_release_failed(self.lease.name, self.service, exc)
+            messages.lease_release_failed(self.lease.name, self.service, exc)
             return
         if held:
-            log.lease_released(self.lease.name, self.service)
+            messages.lease_released(self.lease.name, self.service)

@@ -42,10 +42,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, final
 from urllib.parse import urlsplit
 
-from threadhost import _log_messages as log
 from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.deadline import Deadline
 from threadhost._hosting.hosted_service import HostedLifecycleService
+from threadhost._ops import messages
 from threadhost._ops.health import HealthMonitor, HealthStatus
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource
 from threadhost._time.clock import SYSTEM_CLOCK
@@ -139,7 +139,7 @@ class _Server(http.server.ThreadingHTTPServer):
 
     def handle_error_of(self, client_address: Any, exc: BaseException) -> None:
         if not isinstance(exc, ConnectionError | TimeoutError):
-            log.health_request_failed(_client(client_address), exc)
+            messages.health_request_failed(_client(client_address), exc)
 
     def close(self, limit: float = CLOSE_LIMIT) -> None:
         """Stop accepting, shut open connections, wait ``limit`` real seconds at most for their
@@ -230,7 +230,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         super().send_error(code, message, explain)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.health_request(_client(self.client_address), self.requestline, int(code)
+        messages.health_request(_client(self.client_address), self.requestline, int(code)
                            if isinstance(code, int) else 0)
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -276,7 +276,7 @@ class HealthEndpoint(HostedLifecycleService):
         bound = self.address
         assert bound is not None
         self._monitor.endpoint_address = bound
-        log.health_endpoint_listening(*bound)
+        messages.health_endpoint_listening(*bound)
 
     def start(self, cancellation_token: CancellationToken) -> None:
         """Nothing: the server listens from ``starting`` on."""
@@ -290,7 +290,7 @@ class HealthEndpoint(HostedLifecycleService):
         server = self._server
         if server is not None:
             server.close(limit)
-            log.health_endpoint_stopped(*self._address)
+            messages.health_endpoint_stopped(*self._address)
 
     def _close_within(self, budget: Deadline) -> None:
         """``on_stopped``: the close, within what the stop's budget leaves."""

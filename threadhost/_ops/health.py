@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, final
 
-from threadhost import _log_messages as log
 from threadhost._hosting.states import ServiceState
+from threadhost._ops import messages
 from threadhost._schedules.service import SCHEDULE_KEY, ScheduleStatus
 from threadhost._time.cancellation import CancellationTokenSource
 from threadhost._time.clock import SYSTEM_CLOCK, Clock
@@ -313,6 +313,6 @@ class HealthMonitor:
                     changed.append((name, failing))
         for name, failing in changed:
             if failing:
-                log.health_check_failing(name, errors.get(name, "it returned UNHEALTHY"))
+                messages.health_check_failing(name, errors.get(name, "it returned UNHEALTHY"))
             else:
-                log.health_check_recovered(name)
+                messages.health_check_recovered(name)

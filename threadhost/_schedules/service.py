@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, final
 
-from threadhost import _log_messages as log
 from threadhost._errors import ConfigurationError, OperationCanceledError
 from threadhost._hosting.background_service import BackgroundService, slot_of
 from threadhost._hosting.hosted_service import BuildChecked
 from threadhost._leases.lease import current_lease
+from threadhost._schedules import messages
 from threadhost._schedules.cron import CronEngine, CronSchedule
 from threadhost._schedules.state import LocalScheduleState, ScheduleState
 from threadhost._time.cancellation import CancellationToken
@@ -154,7 +154,7 @@ def _loop(service: CronBackgroundService, name: str, schedule: CronSchedule,
     try:
         last = status.state.last_fire(name)
     except Exception as exc:  # the shared state is out of reach: go on from now
-        log.schedule_state_unreadable(name, exc)
+        messages.schedule_state_unreadable(name, exc)
         if slot is not None:
             slot.count_failure(exc)
         last = None
@@ -167,7 +167,7 @@ def _loop(service: CronBackgroundService, name: str, schedule: CronSchedule,
         fire = schedule.next_after(last)
         status.next_fire = fire
         if fire is None:
-            log.schedule_exhausted(name, schedule.expression)
+            messages.schedule_exhausted(name, schedule.expression)
             token.wait(None)
             return
         now = clock.now()
@@ -182,7 +182,7 @@ def _loop(service: CronBackgroundService, name: str, schedule: CronSchedule,
         due = _backlog(schedule, fire, now, grace + jitter)
         if due.skipped:
             status.misfires += len(due.skipped)
-            log.schedule_misfired(name, due.skipped, _LISTED, due.at_least, grace)
+            messages.schedule_misfired(name, due.skipped, _LISTED, due.at_least, grace)
         if due.run is None:
             last = due.last
             continue
@@ -190,19 +190,19 @@ def _loop(service: CronBackgroundService, name: str, schedule: CronSchedule,
         try:
             claimed = status.state.claim(name, due.run)
         except Exception as exc:
-            log.schedule_state_failed(name, due.run, exc)
+            messages.schedule_state_failed(name, due.run, exc)
             if slot is not None:
                 slot.count_failure(exc)
             continue
         if not claimed:
-            log.schedule_claimed_elsewhere(name, due.run)
+            messages.schedule_claimed_elsewhere(name, due.run)
             continue
         try:
             service.run_once(token, due.run)
         except Exception as exc:
             if isinstance(exc, OperationCanceledError) and token.is_cancellation_requested:
                 return
-            log.schedule_run_failed(name, due.run, exc)
+            messages.schedule_run_failed(name, due.run, exc)
             if slot is not None:
                 slot.count_failure(exc)
         if slot is not None:

@@ -59,8 +59,8 @@ import os
 import socket
 from typing import Any, final
 
-from threadhost import _log_messages as log
 from threadhost._errors import ConfigurationError
+from threadhost._leases import messages
 from threadhost._leases.lease import Lease, LeaseInfo
 
 try:
@@ -249,7 +249,7 @@ class PostgresLease(Lease):
             row = conn.execute(_CHECK, {"key": self._key, "name": info.name,
                                         "fencing": info.fencing}).fetchone()
         except (psycopg.Error, OSError) as exc:
-            log.lease_check_failed(info.name, exc)
+            messages.lease_check_failed(info.name, exc)
             self._drop()
             return False
         return bool(row and row[0])
@@ -269,7 +269,7 @@ class PostgresLease(Lease):
                 conn.execute(_GIVE_ROW_BACK, {"name": info.name, "fencing": info.fencing})
                 conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
         except (psycopg.Error, OSError) as exc:
-            log.lease_release_connection_gone(self.name, exc)
+            messages.lease_release_connection_gone(self.name, exc)
         finally:
             self._drop()
 
