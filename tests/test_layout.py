@@ -134,3 +134,13 @@ def test_leaf_modules_import_no_other_threadhost_module() -> None:
         if module.split(".")[-1] in LEAVES and module.count(".") == 1:
             assert [m for m in runtime_imports(module, path)
                     if box_of(m) != "threadhost"] == [], module
+
+
+MODULE_LINES = 410
+"""Small modules, one concept each: about 400 lines at most (a little slack for a docstring)."""
+
+
+def test_no_module_is_longer_than_about_400_lines() -> None:
+    long = {module: n for module, path in modules()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MODULE_LINES}
+    assert long == {}, f"split these by concept: {long}"
