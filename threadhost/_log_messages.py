@@ -63,8 +63,14 @@ def service_start_failed(name: str, phase: str, exc: BaseException) -> None:
                        name, phase, exc)
         host_log.debug("Service %r failed in %s:", name, phase, exc_info=exc)
         return
-    host_log.error("Service %r failed in %s; stopping the services already started.",
-                   name, phase, exc_info=exc)
+    host_log.error("Service %r failed in %s: %s; stopping the services already started.",
+                   name, phase, _cause(exc), exc_info=exc)
+
+
+def _cause(exc: BaseException) -> str:
+    """``OSError: [Errno 98] Address already in use``: the cause, in the line itself."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _construction_failed(name: str, exc: BaseException) -> None:
@@ -85,8 +91,11 @@ def _construction_failed(name: str, exc: BaseException) -> None:
         host_log.error("Service %r could not be constructed%s: %s", name, where, exc)
         host_log.debug("Service %r could not be constructed:", name, exc_info=exc)
         return
+    # One line, as every entry point's "cannot be constructed"; the traceback at DEBUG.
     host_log.error("Service %r could not be constructed%s: %s: %s", name, where,
-                   type(exc).__name__, exc, exc_info=exc if tb is not None else None)
+                   type(exc).__name__, exc)
+    host_log.debug("Service %r could not be constructed:", name,
+                   exc_info=exc if tb is not None else None)
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -103,10 +112,15 @@ def _last_file(tb: types.TracebackType | None) -> str:
     return tb.tb_frame.f_code.co_filename if tb is not None else ""
 
 
-def build_failed(application: str, exc: BaseException) -> None:
-    """A configuration error at ``build()``: one line on stderr (logging is not set up)."""
+def build_failed(application: str, message: str) -> None:
+    """A failed ``build()`` (``_building.failure``): one line on stderr (logging is undone)."""
     with contextlib.suppress(BaseException):
-        sys.stderr.write(f"{application}: error: {exc}\n")
+        sys.stderr.write(f"{application}: error: {message}\n")
+
+
+def build_failure_traceback(exc: BaseException) -> None:
+    """The traceback of a failed ``build()`` whose entry point prints one line: DEBUG only."""
+    host_log.debug("build() failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
 
 
 def startup_timed_out(timeout: float, name: str | None) -> None:
