@@ -98,6 +98,11 @@ def _construction_failed(name: str, exc: BaseException) -> None:
                    exc_info=exc if tb is not None else None)
 
 
+def build_failure_traceback(exc: BaseException) -> None:
+    """The traceback of a failed ``build()`` whose entry point prints one line: DEBUG only."""
+    host_log.debug("build() failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+
+
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -112,15 +117,10 @@ def _last_file(tb: types.TracebackType | None) -> str:
     return tb.tb_frame.f_code.co_filename if tb is not None else ""
 
 
-def build_failed(application: str, message: str) -> None:
-    """A failed ``build()`` (``_building.failure``): one line on stderr (logging is undone)."""
+def build_failed(application: str, exc: BaseException) -> None:
+    """A configuration error at ``build()``: one line on stderr (logging is not set up)."""
     with contextlib.suppress(BaseException):
-        sys.stderr.write(f"{application}: error: {message}\n")
-
-
-def build_failure_traceback(exc: BaseException) -> None:
-    """The traceback of a failed ``build()`` whose entry point prints one line: DEBUG only."""
-    host_log.debug("build() failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+        sys.stderr.write(f"{application}: error: {exc}\n")
 
 
 def startup_timed_out(timeout: float, name: str | None) -> None:

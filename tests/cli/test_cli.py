@@ -104,6 +104,9 @@ def test_unknown_command_is_a_usage_error() -> None:
     (["run", "--shutdown-timout=3", "tests.apps.cli_targets:builder"],
      "threadhost run: error: unknown option --shutdown-timout; did you mean "
      "--shutdown-timeout?"),
+    (["run", "tests.apps.cli_targets:builder", "--systemd"],
+     "threadhost run: error: --systemd is an option of threadhost run: put it before "
+     "MODULE:ATTR"),
     (["run", "tests.apps.cli_targets:builder", "--enviroment", "Staging"],
      "threadhost run: error: unknown option --enviroment; did you mean --environment?"),
     (["demo", "--duration", "soon"],

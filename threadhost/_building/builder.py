@@ -219,7 +219,7 @@ class HostApplicationBuilder:
             failure = failure_of(exc)
             if failure is None:
                 raise
-            log.build_failed(self.environment.application_name or "threadhost", failure[0])
+            log.build_failed(self.environment.application_name or "threadhost", exc)
             return failure[1]
         return host.run()
 

@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = f"threadhost {args.command}"
     try:
         if args.command != "new":
-            _check_options(args.app_args, _options_of(parser, args.command))
+            _check_options(args.app_args, _options_of(parser, args.command), prog)
         if args.command == "run":
             return _run(args, parser)
         if args.command == "new":
@@ -221,15 +221,20 @@ def _options_of(parser: argparse.ArgumentParser, command: str) -> list[str]:
     return []
 
 
-def _check_options(app_args: Sequence[str], options: Sequence[str]) -> None:
+def _check_options(app_args: Sequence[str], options: Sequence[str], prog: str) -> None:
     """TargetError for an argument that looks like a typo'd option of this command or a host
-    setting (``--systm``, ``--shutdown-timout=3``); ConfigurationError for a ``--Key`` with no
-    value. A key with a ``:`` is the application's configuration and never an option."""
+    setting (``--systm``, ``--shutdown-timout=3``), or is an option of the command given
+    after ``MODULE:ATTR`` (where it would be the application's); ConfigurationError for a
+    ``--Key`` with no value. A key with a ``:`` is the application's configuration and never
+    an option."""
     known = [*options, *HOST_SETTING_OPTIONS]
     for arg in app_args:
         name = arg.partition("=")[0]
         if not name.startswith("--") or ":" in name:
             continue
+        if name in options and name not in (*HOST_SETTING_OPTIONS, "--help", "--version"):
+            where = "MODULE:ATTR" if prog == "threadhost run" else "the application's arguments"
+            raise TargetError(f"{name} is an option of {prog}: put it before {where}")
         close = closest_option(name, known)
         if close is not None:
             raise TargetError(f"unknown option {name}; did you mean {close}?")
