@@ -64,8 +64,14 @@ def service_start_failed(name: str, phase: str, exc: BaseException) -> None:
                        name, phase, exc)
         host_log.debug("Service %r failed in %s:", name, phase, exc_info=exc)
         return
-    host_log.error("Service %r failed in %s; stopping the services already started.",
-                   name, phase, exc_info=exc)
+    host_log.error("Service %r failed in %s: %s; stopping the services already started.",
+                   name, phase, _cause(exc), exc_info=exc)
+
+
+def _cause(exc: BaseException) -> str:
+    """``OSError: [Errno 98] Address already in use``: the cause, in the line itself."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _construction_failed(name: str, exc: BaseException) -> None:
@@ -86,8 +92,16 @@ def _construction_failed(name: str, exc: BaseException) -> None:
         host_log.error("Service %r could not be constructed%s: %s", name, where, exc)
         host_log.debug("Service %r could not be constructed:", name, exc_info=exc)
         return
+    # One line, as every entry point's "cannot be constructed"; the traceback at DEBUG.
     host_log.error("Service %r could not be constructed%s: %s: %s", name, where,
-                   type(exc).__name__, exc, exc_info=exc if tb is not None else None)
+                   type(exc).__name__, exc)
+    host_log.debug("Service %r could not be constructed:", name,
+                   exc_info=exc if tb is not None else None)
+
+
+def build_failure_traceback(exc: BaseException) -> None:
+    """The traceback of a failed ``build()`` whose entry point prints one line: DEBUG only."""
+    host_log.debug("build() failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep

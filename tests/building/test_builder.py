@@ -113,6 +113,33 @@ def test_section_beats_host_setting_and_code_beats_both() -> None:
     assert builder.build().services.get(th.HostOptions).shutdown_timeout == 3
 
 
+# The shutdown timeout's precedence, lowest first: add_defaults, the host setting
+# shutdownTimeoutSeconds, the HostOptions section (files, environment, command line), code.
+@pytest.mark.parametrize(("defaults", "env", "args", "expected"), [
+    ({"HostOptions:ShutdownTimeout": 10}, {}, [], 10),
+    ({"HostOptions:ShutdownTimeout": 10}, {"THREADHOST_SHUTDOWNTIMEOUTSECONDS": "4"}, [], 4),
+    ({"HostOptions:ShutdownTimeout": 10}, {}, ["--shutdownTimeoutSeconds=4"], 4),
+    ({"shutdownTimeoutSeconds": 10}, {}, [], 10),
+    ({"shutdownTimeoutSeconds": 10, "HostOptions:ShutdownTimeout": 11}, {}, [], 11),
+    ({"shutdownTimeoutSeconds": 10}, {"HOSTOPTIONS__SHUTDOWNTIMEOUT": "6"}, [], 6),
+    ({"HostOptions:ShutdownTimeout": 10},
+     {"THREADHOST_SHUTDOWNTIMEOUTSECONDS": "4", "HOSTOPTIONS__SHUTDOWNTIMEOUT": "6"}, [], 6),
+    ({}, {"THREADHOST_SHUTDOWNTIMEOUTSECONDS": "4"}, ["--HostOptions:ShutdownTimeout=7"], 7),
+    ({"HostOptions:ShutdownTimeout": 10}, {"HOSTOPTIONS__SHUTDOWNTIMEOUT": "6"},
+     ["--shutdownTimeoutSeconds=4"], 6),
+])
+def test_shutdown_timeout_precedence_is_defaults_then_host_setting_then_section(
+        defaults: dict[str, object], env: dict[str, str], args: list[str], expected: float,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    builder = make_builder(args=args)
+    builder.configuration.add_defaults(defaults)
+    host = builder.build()
+    assert host.services.get(th.HostOptions).shutdown_timeout == expected
+    host.close()
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--HostOptions:ShutdownTimeout=-5"],
      r"^HostOptions:ShutdownTimeout='-5' is invalid: expected seconds >= 0 \(set in command "

@@ -76,7 +76,12 @@ def test_a_constructor_that_raises_names_the_service_and_the_chain_not_the_injec
     assert ("Service 'Worker' could not be constructed (while constructing Worker -> Repo -> "
             "Db): ConnectionError: database 'orders' is unreachable") in output
     assert "injector" not in output and "During handling" not in output, output
+    assert "Traceback" not in output  # at DEBUG only: tests/building/test_error_path.py
+    with App("-c", BROKEN, "--Logging:LogLevel:Default=Debug", merge_stderr=True) as app:
+        assert app.wait() == 1, app.output()
+    output = "\n".join(app.stdout)
     assert 'File "<string>", line 7, in __init__' in output  # the application's own frame
+    assert "injector" not in output and "During handling" not in output, output
 
 
 def test_a_missing_dependency_found_by_build_in_development_is_one_line_and_exit_code_1(

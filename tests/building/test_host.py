@@ -83,9 +83,16 @@ def test_failing_start_stops_earlier_services_in_reverse_and_names_the_failure()
     host.close()
 
 
-def test_run_returns_1_when_a_service_fails_to_start() -> None:
+def test_run_returns_1_when_a_service_fails_to_start(
+        caplog: pytest.LogCaptureFixture) -> None:
     record = Recorder()
+    caplog.set_level(logging.ERROR, "threadhost.hosting")
     assert make_builder(FailStartService(record)).build().run() == 1
+    # The cause is in the ERROR line itself; the traceback is attached to the record.
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.getMessage() == ("Service 'FailStartService' failed in start: ValueError: boom "
+                                  "at start; stopping the services already started.")
+    assert error.exc_info is not None
 
 
 def test_startup_timeout_cancels_the_start_token_and_fails_start() -> None:

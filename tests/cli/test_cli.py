@@ -97,6 +97,18 @@ def test_unknown_command_is_a_usage_error() -> None:
     (["run", "tests.apps.cli_targets:Worker"],
      "threadhost run: error: 'tests.apps.cli_targets:Worker' is the class Worker, not a Host, a "
      "HostApplicationBuilder or a function returning one of them"),
+    (["run", "--systm", "tests.apps.cli_targets:builder"],
+     "threadhost run: error: unknown option --systm; did you mean --systemd?"),
+    (["run", "tests.apps.cli_targets:builder", "--systm"],
+     "threadhost run: error: unknown option --systm; did you mean --systemd?"),
+    (["run", "--shutdown-timout=3", "tests.apps.cli_targets:builder"],
+     "threadhost run: error: unknown option --shutdown-timout; did you mean "
+     "--shutdown-timeout?"),
+    (["run", "tests.apps.cli_targets:builder", "--systemd"],
+     "threadhost run: error: --systemd is an option of threadhost run: put it before "
+     "MODULE:ATTR"),
+    (["run", "tests.apps.cli_targets:builder", "--enviroment", "Staging"],
+     "threadhost run: error: unknown option --enviroment; did you mean --environment?"),
     (["demo", "--duration", "soon"],
      "threadhost demo: error: argument --duration: invalid value 'soon': expected seconds >= 0 "
      "(inf for no limit); see threadhost demo --help"),
@@ -142,3 +154,37 @@ def test_version_prints_the_package_version() -> None:
     with threadhost("--version") as app:
         assert app.wait() == 0
     assert app.stdout == [f"threadhost {__version__}"]
+
+
+BROKEN = "tests.apps.broken_app:make_builder"
+
+
+def test_a_missing_dependency_found_by_build_is_one_line_and_exit_code_1() -> None:
+    with threadhost("run", "--environment", "Development", BROKEN, "--Broken=dependency") as app:
+        assert app.wait() == 1, app.output()
+    assert len(app.stderr) == 1, app.output()
+    assert app.stderr[0].startswith(
+        "threadhost run: error: Hosted service 'Worker' cannot be constructed: Cannot "
+        "construct Repo: nothing is registered for parameter 'db'"), app.stderr
+
+
+def test_a_constructor_that_raises_at_start_is_one_error_line_and_exit_code_1() -> None:
+    with threadhost("run", BROKEN, "--Broken=constructor",
+                    "--Logging:LogLevel:Default=Warning") as app:
+        assert app.wait() == 1, app.output()
+    assert len(app.stderr) == 1, app.output()
+    assert app.stderr[0].endswith(
+        "ERROR    threadhost.hosting: Service 'Worker' could not be constructed (while "
+        "constructing Worker -> Repo -> UnreachableDb): ConnectionError: database 'orders' is "
+        "unreachable"), app.stderr
+
+
+def test_host_settings_on_the_command_line_are_not_reported_as_unread() -> None:
+    with threadhost("run", "tests.apps.cli_targets:make_builder", "--environment=Staging",
+                    "--applicationName=orders", "--contentRoot=.", "--shutdownTimeoutSeconds=4",
+                    "--bogus=1") as app:
+        assert app.expect("ready") == "ready Staging 4.0 greeting=None"
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    unread = [line for line in app.stderr if "which nothing read" in line]
+    assert len(unread) == 1 and "--bogus=1" in unread[0], app.output()

@@ -29,6 +29,13 @@ def test_new_worker_writes_a_project_whose_own_tests_pass(tmp_path: Path) -> Non
     assert len(app.stderr) == 1, app.output()
     assert "Worker:PollInterval" in app.stderr[0] and "'often'" in app.stderr[0]
     assert app.stderr[0].startswith("demoapp: error: "), app.stderr
+    # A value the options dataclass refuses (its __post_init__) is the same: one line naming
+    # the key, its value and its source, exit 2.
+    with App("-m", "demoapp", "--Worker:PollInterval=-1", cwd=project) as app:
+        assert app.wait() == 2, app.output()
+    assert app.stderr == [
+        "demoapp: error: Worker:PollInterval='-1' is invalid: poll_interval must be a number of "
+        "seconds > 0, got -1.0 (set in command line Worker:PollInterval)"], app.output()
 
 
 def test_new_refuses_a_bad_name_and_a_folder_in_use(tmp_path: Path) -> None:

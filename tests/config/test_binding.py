@@ -171,3 +171,33 @@ def test_bind_gives_a_settings_object_or_a_configuration_error(values: dict[str,
         assert str(exc).startswith("S")
         return
     assert isinstance(bound, Settings) and isinstance(bound.max_connections, int)
+
+
+@dataclass
+class Polling:
+    """Validates itself, as an application's options do."""
+
+    poll_interval: float = 60.0
+    batch: int = 10
+
+    def __post_init__(self) -> None:
+        if self.poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0, got {self.poll_interval}")
+        if self.batch > 100 and self.poll_interval < 1:
+            raise ValueError("too much work per second")
+
+
+def test_a_value_the_dataclass_refuses_is_an_error_naming_the_key_value_and_source() -> None:
+    config = th.Configuration().add_command_line(["--Worker:PollInterval=-1"])
+    with pytest.raises(th.ConfigurationError) as raised:
+        config.get_section("Worker").bind(Polling)
+    assert str(raised.value) == (
+        "Worker:PollInterval='-1' is invalid: poll_interval must be > 0, got -1.0 (set in "
+        "command line Worker:PollInterval)")
+
+
+def test_a_refusal_naming_no_field_names_the_section() -> None:
+    config = th.Configuration().add_in_memory({"Worker": {"PollInterval": 0.5, "Batch": 500}})
+    with pytest.raises(th.ConfigurationError) as raised:
+        config.get_section("Worker").bind(Polling)
+    assert str(raised.value) == "Worker: too much work per second"

@@ -73,3 +73,18 @@ def test_any_arguments_give_pairs_or_a_configuration_error(args: list[str]) -> N
         assert str(exc).startswith("command line: ")
         return
     assert all(isinstance(k, str) and k.strip(":") and isinstance(v, str) for k, v in pairs)
+
+
+def test_a_bare_flag_close_to_a_known_option_is_an_unknown_option_with_the_closest() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        parse_command_line(["--enviroment"])
+    assert str(raised.value) == (
+        "command line: unknown option --enviroment; did you mean --environment?")
+    with pytest.raises(ConfigurationError) as raised:
+        parse_command_line(["--systm", "--Port=80"], known_options=["--systemd", "--environment"])
+    assert str(raised.value) == "command line: unknown option --systm; did you mean --systemd?"
+
+
+def test_a_known_option_with_no_value_still_asks_for_the_value() -> None:
+    with pytest.raises(ConfigurationError, match=r"^command line: '--environment' has no value"):
+        parse_command_line(["--environment"])

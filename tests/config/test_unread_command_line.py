@@ -4,6 +4,7 @@ closest key that was read or bound; the keys the application reads are left alon
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,16 @@ def test_a_typo_of_a_key_the_application_reads_names_that_key(
     assert run_with(["--Mailer:Frm=ops@example.org"], caplog) == [
         "command line: --Mailer:Frm=ops@example.org set the key 'Mailer:Frm', which nothing "
         "read by the end of start; did you mean --Mailer:From=ops@example.org?"]
+
+
+def test_the_host_settings_given_on_the_command_line_are_read_not_typos(
+        caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    assert run_with(["--environment", "Staging", f"--contentRoot={tmp_path}",
+                     "--applicationName=orders", "--shutdownTimeoutSeconds=4"], caplog) == []
+
+
+def test_a_typo_in_a_host_setting_is_a_warning_naming_the_setting(
+        caplog: pytest.LogCaptureFixture) -> None:
+    assert run_with(["--enviroment=Staging"], caplog) == [
+        "command line: --enviroment=Staging set the key 'enviroment', which nothing read by "
+        "the end of start; did you mean --environment=Staging?"]

@@ -76,3 +76,39 @@ def test_configuration_error_is_a_one_line_command_error_with_exit_2(
     with manage(tmp_path / "db.sqlite3", "runworkers", arg) as app:
         assert app.wait() == 2, app.output()
     assert app.stderr == [message]
+
+
+def test_a_missing_dependency_found_by_build_is_a_one_line_command_error_with_exit_1(
+        tmp_path: Path) -> None:
+    with manage(tmp_path / "db.sqlite3", "runworkers", "--Broken=dependency",
+                env={"THREADHOST_ENVIRONMENT": "Development"}) as app:
+        assert app.wait() == 1, app.output()
+    assert len(app.stderr) == 1, app.output()
+    assert app.stderr[0].startswith(
+        "CommandError: Hosted service 'Worker' cannot be constructed: Cannot construct Repo: "
+        "nothing is registered for parameter 'db'"), app.stderr
+
+
+def test_a_constructor_that_raises_at_start_is_one_error_line_with_exit_1(
+        tmp_path: Path) -> None:
+    with manage(tmp_path / "db.sqlite3", "runworkers", "--Broken=constructor",
+                "--Logging:LogLevel:Default=Warning") as app:
+        assert app.wait() == 1, app.output()
+    assert app.stderr == [
+        "PROJECT ERROR threadhost.hosting: Service 'Worker' could not be constructed (while "
+        "constructing Worker -> Repo -> UnreachableDb): ConnectionError: database 'orders' is "
+        "unreachable"], app.output()
+
+
+def test_host_settings_on_the_command_line_are_not_reported_as_unread(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    with manage(db, "migrate", "--verbosity=0") as migrate:
+        assert migrate.wait(60) == 0, migrate.output()
+    with App("manage.py", "runworkers", "--environment=Staging", "--applicationName=orders",
+             "--bogus=1", cwd=PROJECT, env={"THREADHOST_TEST_DB": str(db)},
+             merge_stderr=True) as app:
+        app.expect("which nothing read")  # logged once started, with any other such line
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    unread = [line for line in app.stdout if "which nothing read" in line]
+    assert len(unread) == 1 and "--bogus=1" in unread[0], app.output()

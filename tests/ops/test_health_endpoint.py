@@ -160,7 +160,9 @@ def test_many_requests_at_once_all_get_answers(fake_clock: FakeClock) -> None:
     host.close()
 
 
-def test_a_port_in_use_fails_start_naming_the_address(fake_clock: FakeClock) -> None:
+def test_a_port_in_use_fails_start_naming_the_address(
+        fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, "threadhost.hosting")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -172,6 +174,11 @@ def test_a_port_in_use_fails_start_naming_the_address(fake_clock: FakeClock) -> 
                            match=rf"HealthEndpoint.*cannot listen on http://127\.0\.0\.1:{port}"):
             host.start()
         host.close()
+    # The ERROR line carries the cause in itself, not only in the attached traceback.
+    [error] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert error == (f"Service 'HealthEndpoint' failed in starting: OSError: [Errno 98] the "
+                     f"health endpoint cannot listen on http://127.0.0.1:{port}: Address "
+                     "already in use; stopping the services already started."), error
 
 
 def test_health_port_in_configuration_turns_the_endpoint_on(fake_clock: FakeClock) -> None:

@@ -13,11 +13,13 @@ import injector
 from threadhost import _log_messages as log
 from threadhost._building.autowire import Autowired, missing_dependency
 from threadhost._building.collection import ServiceCollection
+from threadhost._building.failure import _MissingDependencyError, failure_of
 from threadhost._building.health_config import parse_host, parse_port, register_endpoint
 from threadhost._building.host import Host
+from threadhost._config.command_line import HOST_SETTINGS
 from threadhost._config.configuration import Configuration
 from threadhost._config.unread import unread_command_line_keys
-from threadhost._errors import CONFIGURATION_EXIT_CODE, ConfigurationError
+from threadhost._errors import ConfigurationError
 from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.environment import DEVELOPMENT, PRODUCTION, HostEnvironment
 from threadhost._hosting.hosted_service import HostedServiceFactory
@@ -114,22 +116,30 @@ class HostApplicationBuilder:
         )
         self.configuration = Configuration().set_base_path(
             self.environment.content_root_path)
+        for key in HOST_SETTINGS:  # read above, from the host settings: never "unread" keys
+            self.configuration._lookup(key)
         self.services = ServiceCollection()
         self.logging = LoggingBuilder(self.configuration)
         self._thread_exit_hooks: list[ThreadExitHook] = []
         self._health_endpoint: tuple[str, int] | None = None  # use_health_endpoint's
         self._built = False
-        # Lowest first: the host setting, the HostOptions section, then code.
+        # Lowest first: add_defaults, the host setting, the HostOptions section, then code
+        # (the host setting is applied after the section, where _host_setting_timeout says).
         self.services.configure(HostOptions)
-        self.services._options[HostOptions].append(self._host_setting_timeout)
         self.services.configure(HostOptions, section="HostOptions")
+        self.services._options[HostOptions].append(self._host_setting_timeout)
         self.services.configure(ConsoleLifetimeOptions, section="ConsoleLifetime")
 
     def _host_setting_timeout(self, config: Configuration, value: HostOptions | None
                               ) -> HostOptions:
+        """The host setting ``shutdownTimeoutSeconds``, applied after the section: it wins
+        over a ``HostOptions:ShutdownTimeout`` from ``add_defaults`` only, and a default
+        ``shutdownTimeoutSeconds`` wins over nothing but HostOptions' own default."""
         value = value or HostOptions()
         raw = config.get("shutdownTimeoutSeconds")
-        if raw is None:
+        section_key = "HostOptions:ShutdownTimeout"
+        if raw is None or config._given(section_key) or (
+                not config._given("shutdownTimeoutSeconds") and config.get(section_key)):
             return value
         try:
             seconds = float(raw)
@@ -205,12 +215,12 @@ class HostApplicationBuilder:
         130). Main thread; blocks until the host has stopped."""
         try:
             host = self.build()
-        except ConfigurationError as exc:
+        except Exception as exc:
+            failure = failure_of(exc)
+            if failure is None:
+                raise
             log.build_failed(self.environment.application_name or "threadhost", exc)
-            return CONFIGURATION_EXIT_CODE
-        except _MissingDependencyError as exc:
-            log.build_failed(self.environment.application_name or "threadhost", exc)
-            return 1
+            return failure[1]
         return host.run()
 
     def build(self) -> Host:
@@ -231,13 +241,19 @@ class HostApplicationBuilder:
         if self._built:
             raise RuntimeError("build() can only be called once: this builder already built "
                                "a host; create a new builder for another host.")
-        self.configuration.check()
-        # Logging first, so that what building says (a typo'd key, a bad option) has the
-        # configured format; undone if the build fails after all.
-        applied = self.logging.apply()
+        try:
+            self.configuration.check()
+            # Logging first, so that what building says (a typo'd key, a bad option) has the
+            # configured format; undone if the build fails after all.
+            applied = self.logging.apply()
+        except ConfigurationError as exc:
+            log.build_failure_traceback(exc)
+            raise
         try:
             return self._build(applied)
-        except BaseException:
+        except BaseException as exc:
+            if failure_of(exc) is not None:  # the entry point prints one line: details here
+                log.build_failure_traceback(exc)
             applied.undo()
             raise
 
@@ -305,12 +321,6 @@ class HostApplicationBuilder:
 
     def __repr__(self) -> str:
         return f"<HostApplicationBuilder {self.environment.environment_name}>"
-
-
-class _MissingDependencyError(TypeError):
-    """``build()`` in Development (or with ``require_registration()``): a hosted service
-    cannot be constructed (``run()`` prints it in one line and returns 1, as a service that
-    fails to construct at start)."""
 
 
 def _warn_unread(config: Configuration) -> None:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, final
 import injector
 
 from threadhost import _interrupt as interrupts
+from threadhost._building.failure import failure_of
 from threadhost._building.scopes import create_scope
-from threadhost._errors import CONFIGURATION_EXIT_CODE, ConfigurationError, HostStartupError
+from threadhost._errors import HostStartupError
 from threadhost._hosting.core import HostCore
 from threadhost._hosting.hosted_service import HostedService
 from threadhost._hosting.registry import ThreadExitHook
@@ -189,9 +190,8 @@ class Host:
             try:
                 self.start()
             except HostStartupError as exc:
-                code = exc.report.exit_code if exc.report is not None else 1
-                if isinstance(exc.__cause__, ConfigurationError):
-                    code = CONFIGURATION_EXIT_CODE
+                failure = failure_of(exc)  # the start logged its one ERROR line
+                code = failure[1] if failure is not None else 1
             else:
                 self.wait_for_shutdown()
                 code = self.stop().exit_code

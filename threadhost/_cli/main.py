@@ -20,8 +20,14 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from threadhost._building.builder import HOST_PREFIX, HostApplicationBuilder
+from threadhost._building.failure import failure_of
 from threadhost._building.host import Host
-from threadhost._errors import CONFIGURATION_EXIT_CODE, ConfigurationError
+from threadhost._config.command_line import (
+    HOST_SETTING_OPTIONS,
+    closest_option,
+    parse_command_line,
+)
+from threadhost._errors import CONFIGURATION_EXIT_CODE
 from threadhost._version import __version__
 
 USAGE_ERROR = CONFIGURATION_EXIT_CODE
@@ -178,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.app_args = [*unknown, *getattr(args, "app_args", ())]
     prog = f"threadhost {args.command}"
     try:
+        if args.command != "new":
+            _check_options(args.app_args, _options_of(parser, args.command), prog)
         if args.command == "run":
             return _run(args, parser)
         if args.command == "new":
@@ -193,6 +201,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.postgres:
             app_args.append(f"--Demo:Postgres={args.postgres}")
         return run_demo(app_args, json_logs=args.json_logs, duration=args.duration)
-    except (TargetError, ConfigurationError) as exc:
+    except TargetError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except Exception as exc:
+        failure = failure_of(exc)  # the one error path every entry point shares
+        if failure is None:
+            raise  # the application's own bug: its traceback, exit 1
+        print(f"{prog}: error: {failure[0]}", file=sys.stderr)
+        return failure[1]
+
+
+def _options_of(parser: argparse.ArgumentParser, command: str) -> list[str]:
+    """The long options of ``command`` (``--environment``, ``--systemd``...)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return [o for a in action.choices[command]._actions
+                    for o in a.option_strings if o.startswith("--")]
+    return []
+
+
+def _check_options(app_args: Sequence[str], options: Sequence[str], prog: str) -> None:
+    """TargetError for an argument that looks like a typo'd option of this command or a host
+    setting (``--systm``, ``--shutdown-timout=3``), or is an option of the command given
+    after ``MODULE:ATTR`` (where it would be the application's); ConfigurationError for a
+    ``--Key`` with no value. A key with a ``:`` is the application's configuration and never
+    an option."""
+    known = [*options, *HOST_SETTING_OPTIONS]
+    for arg in app_args:
+        name = arg.partition("=")[0]
+        if not name.startswith("--") or ":" in name:
+            continue
+        if name in options and name not in (*HOST_SETTING_OPTIONS, "--help", "--version"):
+            where = "MODULE:ATTR" if prog == "threadhost run" else "the application's arguments"
+            raise TargetError(f"{name} is an option of {prog}: put it before {where}")
+        close = closest_option(name, known)
+        if close is not None:
+            raise TargetError(f"unknown option {name}; did you mean {close}?")
+    parse_command_line([a for a in app_args if a not in ("-h", "--help")], known)

@@ -231,7 +231,11 @@ def _check(field: dataclasses.Field[Any], key: str, value: Any, shown: object,
         raise ConfigurationError(f"{key}={shown!r} is invalid: {problem}{where}")
 
 
-def _construct(options_type: type[T], kwargs: dict[str, Any], where: str) -> T:
+def _construct(options_type: type[T], kwargs: dict[str, Any], where: str,
+               given: Mapping[str, tuple[str, object, str | None]] | None = None) -> T:
+    """``options_type(**kwargs)``; a ValueError its ``__post_init__`` raises is a
+    ConfigurationError naming the key it is about (a field named in the message, from
+    ``given``: field name -> key, value as written, origin), else the section."""
     try:
         return options_type(**kwargs)
     except TypeError as exc:
@@ -248,6 +252,12 @@ def _construct(options_type: type[T], kwargs: dict[str, Any], where: str) -> T:
     except ValueError as exc:
         if isinstance(exc, ConfigurationError):
             raise
+        message = str(exc).casefold()
+        for name, (key, shown, origin) in (given or {}).items():
+            if any(word.casefold() in message for word in (name, _config_name(name), key)):
+                set_in = f" (set in {origin})" if origin else ""
+                raise ConfigurationError(
+                    f"{key}={shown!r} is invalid: {exc}{set_in}") from exc
         raise ConfigurationError(f"{where}: {exc}") from exc
 
 
@@ -265,6 +275,7 @@ def bind(section: Configuration, options_type: type[T], base: T | None = None) -
     section._root._known.update(f"{prefix}{_config_name(f.name)}"
                                 for f in dataclasses.fields(options_type))  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
+    given: dict[str, tuple[str, object, str | None]] = {}  # for _construct's errors
     for field in dataclasses.fields(options_type):  # type: ignore[arg-type]
         if not field.init:
             continue
@@ -275,14 +286,16 @@ def bind(section: Configuration, options_type: type[T], base: T | None = None) -
             sub = section.get_section(child)
             value = _convert(sub, hints[field.name], previous)
             if value is not _MISSING:
-                _check(field, sub.path, value, section._root.get(sub.path) or value,
-                       section._root.origin(sub.path))
+                shown = section._root.get(sub.path) or value
+                origin = section._root.origin(sub.path)
+                _check(field, sub.path, value, shown, origin)
+                given[field.name] = (sub.path, shown, origin)
         if value is _MISSING:
             value = previous
         if value is not _MISSING:
             kwargs[field.name] = value
     _warn_unknown(section, present, options_type)
-    return _construct(options_type, kwargs, section.path or options_type.__name__)
+    return _construct(options_type, kwargs, section.path or options_type.__name__, given)
 
 
 def _warn_unknown(section: Configuration, present: dict[str, str], options_type: type) -> None:

@@ -19,9 +19,12 @@ content root, environment variables), then the command's own arguments (``--Key=
 
 A configuration error (a bad value, a malformed ``appsettings.json``, ``--Key`` with no value,
 ``settings.THREADHOST`` that is not a dict) is a one-line ``CommandError`` with exit code 2,
-not a traceback. Logging: when Django's ``LOGGING`` put a handler on the root logger, the
-host adds none of its own and sets no level that ``Logging:LogLevel`` does not ask for, so
-each line is written once, in the project's format.
+not a traceback; a hosted service that cannot be constructed is one line with exit code 1,
+as from every other entry point (the traceback is logged at DEBUG).
+
+Logging: when Django's ``LOGGING`` put a handler on the root logger, the host adds none of its
+own and sets no level that ``Logging:LogLevel`` does not ask for, so each line is written
+once, in the project's format.
 
 Django keeps one database connection per thread. Every service thread of the host (each
 BackgroundService thread and queue worker) closes its connections when it ends, so none is
@@ -42,6 +45,7 @@ from django.db import close_old_connections as _close_old_connections
 from django.db import connections
 
 from threadhost._building.builder import HostApplicationBuilder
+from threadhost._building.failure import failure_of
 from threadhost._building.host import Host
 from threadhost._errors import ConfigurationError
 
@@ -122,12 +126,16 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
     def handle(self, *args: Any, **options: Any) -> None:
         """Build and run the host on this thread; ``SystemExit`` with its code if not 0.
 
-        Raises CommandError (exit code 2, one line) for a configuration error.
+        Raises CommandError (one line) for what every entry point reports in one line: a
+        configuration error (exit code 2), a hosted service that cannot be constructed (1).
         """
         try:
             host = self.build_host(options.get("host_args") or [])
-        except ConfigurationError as exc:
-            raise CommandError(str(exc), returncode=2) from exc
+        except Exception as exc:
+            failure = failure_of(exc)
+            if failure is None:
+                raise
+            raise CommandError(failure[0], returncode=failure[1]) from exc
         code = host.run()
         if code:
             sys.exit(code)

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import connections
 
 import threadhost as th
+from tests.apps.broken_app import add_broken_worker
 from threadhost.contrib.django import HostCommand, close_old_connections
 from workers.models import Event
 
@@ -34,6 +35,9 @@ class Command(HostCommand):
     help = "Runs the ORM writer until Ctrl+C or SIGTERM."
 
     def configure_host(self, builder: th.HostApplicationBuilder) -> None:
+        if builder.configuration.get("Broken"):  # the error-path tests: a worker never made
+            add_broken_worker(builder)
+            return
         self.writer = OrmWriter(builder.configuration)
         builder.services.add_hosted_service(self.writer)
 
