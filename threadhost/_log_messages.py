@@ -103,10 +103,43 @@ def _last_file(tb: types.TracebackType | None) -> str:
     return tb.tb_frame.f_code.co_filename if tb is not None else ""
 
 
+_LOGGED = "_threadhost_logged"
+"""Attribute set on an exception ``build()`` already logged (``build_failed_logged``)."""
+
+
 def build_failed(application: str, exc: BaseException) -> None:
-    """A configuration error at ``build()``: one line on stderr (logging is not set up)."""
+    """A configuration error at ``build()``: one line on stderr (logging is not set up),
+    unless ``build()`` already wrote it as a log record (``build_failure_logged``)."""
+    if build_failure_logged(exc):
+        return
     with contextlib.suppress(BaseException):
         sys.stderr.write(f"{application}: error: {exc}\n")
+
+
+def build_failed_logged(application: str, exc: BaseException) -> None:
+    """A failed ``build()`` as one ERROR record, through threadhost's console handler in a
+    structured format (``json``, ``systemd``); ``exc`` is marked so ``build_failed`` and the
+    entry points print no second, plain line."""
+    host_log.error("The host was not built: %s", exc,
+                   extra={"application": application, "error": type(exc).__name__})
+    with contextlib.suppress(AttributeError):
+        setattr(exc, _LOGGED, True)
+
+
+def build_failure_logged(exc: BaseException) -> bool:
+    """True if ``build()`` already wrote ``exc`` as a log record: print no plain line."""
+    return bool(getattr(exc, _LOGGED, False))
+
+
+def formatter_ignored(key: str, value: str, origin: str | None,
+                      handlers: list[str]) -> None:
+    """``Logging:Console:FormatterName`` was given but the application owns logging."""
+    where = f" (set in {origin})" if origin else ""
+    host_log.warning(
+        "%s=%r%s is ignored: the root logger already has a handler (%s), so threadhost adds "
+        "no console handler and your handlers keep their own format. Set the format on "
+        "them, or remove them to let threadhost's console write the log.",
+        key, value, where, ", ".join(handlers))
 
 
 def startup_timed_out(timeout: float, name: str | None) -> None:

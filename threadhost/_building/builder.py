@@ -30,6 +30,7 @@ from threadhost._hosting.options import (
 )
 from threadhost._hosting.registry import ThreadExitHook
 from threadhost._leases.lease import bind_leases
+from threadhost._logging.build_failure import report_build_failure
 from threadhost._logging.console import AppliedLogging, LoggingBuilder
 from threadhost._ops.health import HealthMonitor
 from threadhost._process.console_lifetime import ConsoleLifetime
@@ -231,14 +232,20 @@ class HostApplicationBuilder:
         if self._built:
             raise RuntimeError("build() can only be called once: this builder already built "
                                "a host; create a new builder for another host.")
-        self.configuration.check()
         # Logging first, so that what building says (a typo'd key, a bad option) has the
-        # configured format; undone if the build fails after all.
-        applied = self.logging.apply()
+        # configured format; undone if the build fails after all. A failure is one record
+        # in a json (or systemd) console log, not a plain line (``report_build_failure``).
+        applied: AppliedLogging | None = None
         try:
+            self.configuration.check()
+            applied = self.logging.apply()
             return self._build(applied)
-        except BaseException:
-            applied.undo()
+        except BaseException as exc:
+            if isinstance(exc, ConfigurationError | _MissingDependencyError):
+                report_build_failure(self.logging, applied, exc,
+                                     self.environment.application_name or "threadhost")
+            if applied is not None:
+                applied.undo()
             raise
 
     def _build(self, applied: AppliedLogging) -> Host:
