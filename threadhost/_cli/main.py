@@ -22,6 +22,7 @@ from typing import NoReturn
 from threadhost._building.builder import HOST_PREFIX, HostApplicationBuilder
 from threadhost._building.host import Host
 from threadhost._errors import CONFIGURATION_EXIT_CODE, ConfigurationError
+from threadhost._log_messages import build_failure_logged
 from threadhost._version import __version__
 
 USAGE_ERROR = CONFIGURATION_EXIT_CODE
@@ -194,5 +195,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             app_args.append(f"--Demo:Postgres={args.postgres}")
         return run_demo(app_args, json_logs=args.json_logs, duration=args.duration)
     except (TargetError, ConfigurationError) as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        if not build_failure_logged(exc):  # build() wrote it in the json log already
+            print(f"{prog}: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
