@@ -11,6 +11,8 @@ Templates use lazy ``%s`` arguments. Loggers:
 * ``threadhost.clock`` — the system clock's timer thread.
 * ``threadhost.configuration`` — reloads of watched configuration files.
 * ``threadhost.tasks`` — ``threadhost.contrib.django_tasks``: task workers and their database.
+* ``threading`` — an exception that ended a plain thread, while threadhost's console is on.
+* ``py.warnings`` — (``logging.captureWarnings``, not ours) warnings, while the console is on.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ testing_log = GuardedLogger("threadhost.testing")
 lease_log = GuardedLogger("threadhost.lease")
 clock_log = GuardedLogger("threadhost.clock")
 health_log = GuardedLogger("threadhost.hosting.health")
+thread_log = GuardedLogger("threading")  # plain threads' exceptions (_logging.stray_output)
 configuration_log = GuardedLogger("threadhost.configuration")
 tasks_log = GuardedLogger("threadhost.tasks")
 
@@ -129,6 +132,13 @@ def build_failed_logged(application: str, exc: BaseException) -> None:
 def build_failure_logged(exc: BaseException) -> bool:
     """True if ``build()`` already wrote ``exc`` as a log record: print no plain line."""
     return bool(getattr(exc, _LOGGED, False))
+
+
+def plain_thread_failed(name: str, exc_info: tuple[type[BaseException], BaseException,
+                                                    types.TracebackType | None]) -> None:
+    """An exception ended a thread the application started (``threading.excepthook``)."""
+    thread_log.error("Exception in thread %s: %s: %s", name, exc_info[0].__name__, exc_info[1],
+                     exc_info=exc_info, extra={"failed_thread": name})
 
 
 def formatter_ignored(key: str, value: str, origin: str | None,

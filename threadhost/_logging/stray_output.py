@@ -32,7 +32,7 @@ import threading
 import warnings
 from typing import Any
 
-_thread_log = logging.getLogger("threading")
+from threadhost import _log_messages as log
 
 _previous_excepthook: Any = None  # guarded by console._console_lock: what we replaced
 _captured_warnings = False  # guarded by console._console_lock: we turned capture on
@@ -46,9 +46,7 @@ def log_thread_exception(args: threading.ExceptHookArgs) -> None:
         return
     name = args.thread.name if args.thread is not None else "?"
     value = args.exc_value if args.exc_value is not None else args.exc_type()
-    _thread_log.error("Exception in thread %s: %s: %s", name, args.exc_type.__name__, value,
-                      exc_info=(args.exc_type, value, args.exc_traceback),
-                      extra={"failed_thread": name})
+    log.plain_thread_failed(name, (args.exc_type, value, args.exc_traceback))
 
 
 def install() -> None:
