@@ -120,3 +120,14 @@ def test_a_library_s_null_handler_does_not_hide_its_records_from_the_console(
         host.stop()
         library.handlers.clear()
     assert capsys.readouterr().err.count("connection pool is full") == 1
+
+
+def test_a_failed_build_in_the_systemd_format_is_one_line_with_the_error_priority(
+        bare_root: Callable[[], logging.Logger], capsys: pytest.CaptureFixture[str]) -> None:
+    bare_root()
+    builder = make_builder(args=["--HostOptions:ShutdownTimeout=-1"])
+    builder.logging.add_console(formatter="systemd")
+    assert builder.run() == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("<3>threadhost.hosting: The host was not built: "
+                           "HostOptions:ShutdownTimeout='-1' is invalid"), line

@@ -16,6 +16,8 @@ application's own logging set-up:
 * Everything a host changed (levels, the handler, its formatter) is recorded and undone when
   the host stops (``application_stopped``) or is garbage-collected, so hosts built one after
   another in one process do not affect each other.
+* While the handler is attached, Python's own stderr output (warnings, a plain thread's
+  exception, a logging call that does not format) goes through it too (``stray_output``).
 
 Rejected: ``logging.basicConfig`` (a no-op once the root has handlers, and it never undoes),
 ``dictConfig`` (replaces the application's configuration wholesale), a filter on our handler
