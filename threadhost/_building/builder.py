@@ -227,7 +227,9 @@ class HostApplicationBuilder:
         the dependency it lacks (Development or require_registration() only; elsewhere
         ``start()`` fails before any service starts), and RuntimeError on a second call after
         a successful one. A call that raised leaves the builder usable: fix the cause and call
-        it again.
+        it again. With threadhost's console in the ``json`` or ``systemd`` format, such a
+        ConfigurationError or TypeError is also written as one ERROR record before logging is
+        put back (so ``run()`` and ``threadhost run`` print no plain line for it).
         """
         if self._built:
             raise RuntimeError("build() can only be called once: this builder already built "
