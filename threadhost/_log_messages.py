@@ -14,6 +14,8 @@ Templates use lazy ``%s`` arguments. Loggers:
 * ``threadhost.clock`` — the system clock's timer thread.
 * ``threadhost.configuration`` — reloads of watched configuration files.
 * ``threadhost.tasks`` — ``threadhost.contrib.django_tasks``: task workers and their database.
+* ``threading`` — an exception that ended a plain thread, while threadhost's console is on.
+* ``py.warnings`` — (``logging.captureWarnings``, not ours) warnings, while the console is on.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ services_log = GuardedLogger("threadhost.services")
 testing_log = GuardedLogger("threadhost.testing")
 clock_log = GuardedLogger("threadhost.clock")
 health_log = GuardedLogger("threadhost.hosting.health")
+thread_log = GuardedLogger("threading")  # plain threads' exceptions (_logging.stray_output)
 configuration_log = GuardedLogger("threadhost.configuration")
 tasks_log = GuardedLogger("threadhost.tasks")
 
@@ -118,10 +121,50 @@ def _last_file(tb: types.TracebackType | None) -> str:
     return tb.tb_frame.f_code.co_filename if tb is not None else ""
 
 
+_LOGGED = "_threadhost_logged"
+"""Attribute set on an exception ``build()`` already logged (``build_failed_logged``)."""
+
+
 def build_failed(application: str, exc: BaseException) -> None:
-    """A configuration error at ``build()``: one line on stderr (logging is not set up)."""
+    """A configuration error at ``build()``: one line on stderr (logging is not set up),
+    unless ``build()`` already wrote it as a log record (``build_failure_logged``)."""
+    if build_failure_logged(exc):
+        return
     with contextlib.suppress(BaseException):
         sys.stderr.write(f"{application}: error: {exc}\n")
+
+
+def build_failed_logged(application: str, exc: BaseException) -> None:
+    """A failed ``build()`` as one ERROR record, through threadhost's console handler in a
+    structured format (``json``, ``systemd``); ``exc`` is marked so ``build_failed`` and the
+    entry points print no second, plain line."""
+    host_log.error("The host was not built: %s", exc,
+                   extra={"application": application, "error": type(exc).__name__})
+    with contextlib.suppress(AttributeError):
+        setattr(exc, _LOGGED, True)
+
+
+def build_failure_logged(exc: BaseException) -> bool:
+    """True if ``build()`` already wrote ``exc`` as a log record: print no plain line."""
+    return bool(getattr(exc, _LOGGED, False))
+
+
+def plain_thread_failed(name: str, exc_info: tuple[type[BaseException], BaseException,
+                                                    types.TracebackType | None]) -> None:
+    """An exception ended a thread the application started (``threading.excepthook``)."""
+    thread_log.error("Exception in thread %s: %s: %s", name, exc_info[0].__name__, exc_info[1],
+                     exc_info=exc_info, extra={"failed_thread": name})
+
+
+def formatter_ignored(key: str, value: str, origin: str | None,
+                      handlers: list[str]) -> None:
+    """``Logging:Console:FormatterName`` was given but the application owns logging."""
+    where = f" (set in {origin})" if origin else ""
+    host_log.warning(
+        "%s=%r%s is ignored: the root logger already has a handler (%s), so threadhost adds "
+        "no console handler and your handlers keep their own format. Set the format on "
+        "them, or remove them to let threadhost's console write the log.",
+        key, value, where, ", ".join(handlers))
 
 
 def startup_timed_out(timeout: float, name: str | None) -> None:

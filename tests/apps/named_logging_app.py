@@ -1,6 +1,6 @@
 """An application whose logging (as Django's LOGGING often does) puts handlers on its own
-named loggers only, or on the root (the first argument: ``named`` or ``root``). It logs one
-line of its own and stops at once."""
+named loggers only, or on the root (the first argument: ``named`` or ``root``; the others are
+the host's command line). It logs one line of its own and stops at once."""
 
 from __future__ import annotations
 
@@ -36,6 +36,6 @@ class Works(th.BackgroundService):
 
 if __name__ == "__main__":
     logging.config.dictConfig(SHAPES[sys.argv[1]])
-    builder = th.Host.create_application_builder([])
+    builder = th.Host.create_application_builder(sys.argv[2:])
     builder.services.add_hosted_service(Works)
     sys.exit(builder.build().run())

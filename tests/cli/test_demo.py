@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import signal
 import sqlite3
 from pathlib import Path
@@ -72,11 +73,16 @@ def test_sigterm_at_any_moment_loses_no_confirmation(tmp_path: Path, moment: str
     assert_every_confirmed_order_published_once(db)
 
 
-def test_json_logs_option_writes_json(tmp_path: Path) -> None:
+def test_json_logs_option_prints_nothing_but_json_records(tmp_path: Path) -> None:
+    db = tmp_path / "orders.db"
     with App("-m", "threadhost", "demo", "--json-logs", "--duration", "0.5",
-             f"--Demo:Database={tmp_path / 'orders.db'}") as app:
+             f"--Demo:Database={db}") as app:
         assert app.wait(30) == 0, app.output()
-    assert app.stderr and all(line.startswith("{") for line in app.stderr)
+    assert app.stdout == [], app.output()
+    records = [json.loads(line) for line in app.stderr]  # every line must parse
+    [endpoint] = [r for r in records if r["message"].startswith("Health endpoint: http://")]
+    assert endpoint["health_endpoint"].startswith("http://127.0.0.1:")
+    assert records[-1]["message"].startswith("orders: ") and records[-1]["database"] == str(db)
 
 
 def test_restart_publishes_confirmations_a_killed_run_left_behind(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 from pathlib import Path
@@ -61,6 +62,33 @@ def test_project_logging_is_respected_and_each_line_is_written_once(tmp_path: Pa
     started = [line for line in app.stderr if "Application started." in line]
     assert started == ["PROJECT INFO threadhost.hosting.lifetime: Application started. Press "
                        "Ctrl+C to shut down."], app.output()
+
+
+def test_named_logger_logging_writes_each_line_once_and_keeps_threadhost_s_lines(
+        tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    with manage(db, "migrate", "--verbosity=0") as migrate:
+        assert migrate.wait(60) == 0, migrate.output()
+    with manage(db, "runworkers", env={"THREADHOST_TEST_LOGGING": "named"}) as app:
+        app.expect("ready")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    lines = [line for line in app.stderr if line.strip()]
+    assert lines.count("PROJECT INFO workers.orm: wrote the config row") == 1, app.output()
+    assert not [line for line in lines if lines.count(line) > 1], app.output()
+    assert sum("Application started." in line for line in lines) == 1, app.output()
+    assert sum("Application stopped: clean" in line for line in lines) == 1, app.output()
+
+
+def test_a_json_console_under_named_logger_logging_reports_a_bad_value_as_one_record(
+        tmp_path: Path) -> None:
+    with manage(tmp_path / "db.sqlite3", "runworkers", "--Logging:Console:FormatterName=json",
+                "--HostOptions:ShutdownTimeout=abc",
+                env={"THREADHOST_TEST_LOGGING": "named"}) as app:
+        assert app.wait() == 2, app.output()
+    assert len(app.stderr) == 1, app.output()
+    record = json.loads(app.stderr[0])
+    assert record["level"] == "ERROR" and "HostOptions:ShutdownTimeout" in record["message"]
 
 
 @pytest.mark.parametrize(("arg", "message"), [

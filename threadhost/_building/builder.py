@@ -32,6 +32,7 @@ from threadhost._hosting.options import (
 )
 from threadhost._hosting.registry import ThreadExitHook
 from threadhost._leases.lease import bind_leases
+from threadhost._logging.build_failure import report_build_failure
 from threadhost._logging.console import AppliedLogging, LoggingBuilder
 from threadhost._ops.health import HealthMonitor
 from threadhost._process.console_lifetime import ConsoleLifetime
@@ -236,25 +237,29 @@ class HostApplicationBuilder:
         the dependency it lacks (Development or require_registration() only; elsewhere
         ``start()`` fails before any service starts), and RuntimeError on a second call after
         a successful one. A call that raised leaves the builder usable: fix the cause and call
-        it again.
+        it again. With threadhost's console in the ``json`` or ``systemd`` format, such a
+        ConfigurationError or TypeError is also written as one ERROR record before logging is
+        put back (so ``run()`` and ``threadhost run`` print no plain line for it).
         """
         if self._built:
             raise RuntimeError("build() can only be called once: this builder already built "
                                "a host; create a new builder for another host.")
+        # Logging first, so that what building says (a typo'd key, a bad option) has the
+        # configured format; undone if the build fails after all. A failure is one record
+        # in a json (or systemd) console log, not a plain line (``report_build_failure``).
+        applied: AppliedLogging | None = None
         try:
             self.configuration.check()
-            # Logging first, so that what building says (a typo'd key, a bad option) has the
-            # configured format; undone if the build fails after all.
             applied = self.logging.apply()
-        except ConfigurationError as exc:
-            log.build_failure_traceback(exc)
-            raise
-        try:
             return self._build(applied)
         except BaseException as exc:
             if failure_of(exc) is not None:  # the entry point prints one line: details here
                 log.build_failure_traceback(exc)
-            applied.undo()
+            if isinstance(exc, ConfigurationError | _MissingDependencyError):
+                report_build_failure(self.logging, applied, exc,
+                                     self.environment.application_name or "threadhost")
+            if applied is not None:
+                applied.undo()
             raise
 
     def _build(self, applied: AppliedLogging) -> Host:

@@ -28,6 +28,7 @@ from threadhost._config.command_line import (
     parse_command_line,
 )
 from threadhost._errors import CONFIGURATION_EXIT_CODE
+from threadhost._log_messages import build_failure_logged
 from threadhost._version import __version__
 
 USAGE_ERROR = CONFIGURATION_EXIT_CODE
@@ -208,7 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         failure = failure_of(exc)  # the one error path every entry point shares
         if failure is None:
             raise  # the application's own bug: its traceback, exit 1
-        print(f"{prog}: error: {failure[0]}", file=sys.stderr)
+        if not build_failure_logged(exc):  # build() wrote it in the json log already
+            print(f"{prog}: error: {failure[0]}", file=sys.stderr)
         return failure[1]
 
 

@@ -16,6 +16,8 @@ application's own logging set-up:
 * Everything a host changed (levels, the handler, its formatter) is recorded and undone when
   the host stops (``application_stopped``) or is garbage-collected, so hosts built one after
   another in one process do not affect each other.
+* While the handler is attached, Python's own stderr output (warnings, a plain thread's
+  exception, a logging call that does not format) goes through it too (``stray_output``).
 
 Rejected: ``logging.basicConfig`` (a no-op once the root has handlers, and it never undoes),
 ``dictConfig`` (replaces the application's configuration wholesale), a filter on our handler
@@ -30,9 +32,12 @@ import sys
 import threading
 from typing import TextIO, final
 
+from threadhost import _log_messages as log
 from threadhost._config.configuration import Configuration
 from threadhost._config.json_source import fold_key
 from threadhost._errors import ConfigurationError
+from threadhost._logging import stray_output
+from threadhost._logging.stray_output import logging_error_record
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")  # so a TRACE record says TRACE, not "Level 5"
@@ -43,6 +48,7 @@ _LEVELS = {
     "critical": logging.CRITICAL, "none": logging.CRITICAL + 10, "notset": logging.NOTSET,
 }
 FORMATTERS = ("simple", "json", "systemd")
+FORMAT_KEY = "Logging:Console:FormatterName"
 _SYSLOG_PRIORITY = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4),
                     (logging.INFO, 6))
 
@@ -110,6 +116,24 @@ class _ConsoleHandler(logging.StreamHandler[TextIO]):
     def stream(self, value: TextIO) -> None:
         pass
 
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802  (logging's name)
+        """A record whose message and arguments do not format is written as one ERROR record
+        saying so (``stray_output.logging_error_record``), in the handler's format, instead
+        of ``logging``'s ``--- Logging error ---`` block; any other failure (the stream
+        closed) is reported as ``logging`` does. Runs on the logging thread, handler lock
+        held; never raises."""
+        try:
+            record.getMessage()
+        except Exception as exc:
+            substitute = logging_error_record(record, exc)
+            try:
+                self.stream.write(self.format(substitute) + self.terminator)
+                self.flush()
+                return
+            except Exception:  # the stream itself failed: reported below, as logging does
+                record = substitute
+        super().handleError(record)
+
 
 _CONSOLE = _ConsoleHandler()
 _CONSOLE.set_name("threadhost.console")
@@ -125,11 +149,13 @@ def application_owns_logging() -> bool:
 def _handled_below_root(record: logging.LogRecord) -> bool:
     """True if a handler on the record's way up, below the root, already wrote it: the
     application put handlers on named loggers (Django's ``LOGGING`` often does), and the
-    root's console must not write the line a second time."""
+    root's console must not write the line a second time. A ``NullHandler`` does not count."""
     logger: logging.Logger | None = logging.getLogger(record.name)
     root = logging.getLogger()
     while logger is not None and logger is not root:
-        if logger.handlers:
+        # A NullHandler writes nothing: libraries put one on their loggers (urllib3 does),
+        # and logging on ``py.warnings``.
+        if any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
             return True
         if not logger.propagate:
             return False
@@ -167,6 +193,7 @@ class AppliedLogging:
         self._attached = False  # guarded by _lock
         self._previous_formatter: logging.Formatter | None = None
         self._undone = False
+        self.console_format: str | None = None  # the console's format, if this attached it
 
     def attach_console(self, formatter: logging.Formatter) -> None:
         """Attach threadhost's one console handler to the root logger. It writes no record
@@ -177,6 +204,8 @@ class AppliedLogging:
             _CONSOLE.setFormatter(formatter)
             _console_holders += 1
             self._attached = True
+            if _console_holders == 1:
+                stray_output.install()
             root = logging.getLogger()
             if _CONSOLE not in root.handlers:
                 root.addHandler(_CONSOLE)
@@ -220,6 +249,7 @@ class AppliedLogging:
                 _console_holders -= 1
                 if _console_holders == 0:
                     logging.getLogger().removeHandler(_CONSOLE)
+                    stray_output.uninstall()
                 if self._previous_formatter is not None:
                     _CONSOLE.setFormatter(self._previous_formatter)
 
@@ -291,13 +321,19 @@ class LoggingBuilder:
         nothing) for an unknown level or formatter name.
         """
         owned = application_owns_logging()
-        key = "Logging:Console:FormatterName"
+        key = FORMAT_KEY
+        name = self._formatter or self._configuration.get(key) or "simple"
         formatter = make_formatter(
-            self._formatter or self._configuration.get(key) or "simple", key,
-            None if self._formatter else self._configuration.origin(key))
+            name, key, None if self._formatter else self._configuration.origin(key))
         levels = self.levels(with_default=not owned)
         applied = AppliedLogging(self, with_default=not owned)
         if self._console and not owned:
             applied.attach_console(formatter)
+            applied.console_format = name.strip().casefold()
         applied.apply_levels(levels)
+        given = self._configuration.get(key)
+        if owned and self._console and given is not None:
+            # Through the application's handlers: the one place the user will see it.
+            log.formatter_ignored(key, given, self._configuration.origin(key), [
+                type(h).__name__ for h in logging.getLogger().handlers])
         return applied

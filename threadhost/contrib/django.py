@@ -48,6 +48,7 @@ from threadhost._building.builder import HostApplicationBuilder
 from threadhost._building.failure import failure_of
 from threadhost._building.host import Host
 from threadhost._errors import ConfigurationError
+from threadhost._log_messages import build_failure_logged
 
 __all__ = ["HostCommand", "close_old_connections"]
 
@@ -127,7 +128,9 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
         """Build and run the host on this thread; ``SystemExit`` with its code if not 0.
 
         Raises CommandError (one line) for what every entry point reports in one line: a
-        configuration error (exit code 2), a hosted service that cannot be constructed (1).
+        configuration error (exit code 2), a hosted service that cannot be constructed (1);
+        with threadhost's console in the json format, where ``build()`` wrote it as a record
+        already, SystemExit with that code instead (no second, plain line).
         """
         try:
             host = self.build_host(options.get("host_args") or [])
@@ -135,6 +138,8 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
             failure = failure_of(exc)
             if failure is None:
                 raise
+            if build_failure_logged(exc):  # build() wrote it in the json log already
+                sys.exit(failure[1])
             raise CommandError(failure[0], returncode=failure[1]) from exc
         code = host.run()
         if code:

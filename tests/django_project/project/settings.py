@@ -28,3 +28,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "project"}},
     "root": {"handlers": ["console"], "level": "INFO"},
 }
+if os.environ.get("THREADHOST_TEST_LOGGING") == "named":
+    # The other common shape: handlers on the project's own named loggers, none on the root.
+    LOGGING = {**LOGGING, "root": {"level": "WARNING"},
+               "loggers": {"workers": {"handlers": ["console"], "level": "INFO"}}}

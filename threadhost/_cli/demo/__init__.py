@@ -31,13 +31,14 @@ import sqlite3
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import threadhost as th
 from threadhost._config.configuration import load_json_file
 from threadhost._hosting.channel import StopChannel
+from threadhost._logging.console import make_formatter
 
 log = logging.getLogger("threadhost.demo")
 
@@ -265,14 +266,40 @@ def run_demo(args: Sequence[str], *, json_logs: bool = False,
         timer.token.register(lambda: channel.request(f"--duration of {duration}s elapsed"))
         lifetime.application_started.register(lambda: timer.cancel_after(duration))
     db = host.services.get(OrdersDb)
+    say = _json_say() if json_logs else _print
     host.services.get(th.HostApplicationLifetime).application_started.register(
-        lambda: print(f"Health endpoint: http://{_address(host)}/health", flush=True))
+        lambda: say(f"Health endpoint: http://{_address(host)}/health",
+                    health_endpoint=f"http://{_address(host)}/health"))
     code = host.run()
-    print(summary(db.path), flush=True)
+    say(summary(db.path), database=db.path)
     if host.report is not None and host.report.restarts:
-        print("restarts: " + ", ".join(f"{name} {count}" for name, count
-                                       in host.report.restarts.items()), flush=True)
+        say("restarts: " + ", ".join(f"{name} {count}" for name, count
+                                     in host.report.restarts.items()),
+            restarts=dict(host.report.restarts))
     return code
+
+
+def _print(text: str, **fields: object) -> None:
+    """The demo's own lines (the probe address, the summary) in the default mode: stdout."""
+    print(text, flush=True)
+
+
+def _json_say() -> Callable[..., None]:
+    """With ``--json-logs``: the demo's own lines as JSON records (logger
+    ``threadhost.demo.summary``, INFO, ``fields`` as extra fields) on stderr, beside the
+    host's; a handler of their own, since the summary comes after the host put its logging
+    back."""
+    logger = logging.getLogger("threadhost.demo.summary")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(make_formatter("json"))
+        logger.addHandler(handler)
+
+    def say(text: str, **fields: object) -> None:
+        logger.info("%s", text, extra=fields)
+    return say
 
 
 if __name__ == "__main__":

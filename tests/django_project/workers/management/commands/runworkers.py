@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -25,6 +26,7 @@ class OrmWriter(th.BackgroundService):
         me = threading.current_thread().name
         close_old_connections()
         Event.objects.create(name="config", value=self.seen, thread=me)
+        logging.getLogger("workers.orm").info("wrote the config row")
         self.connection = connections["default"]  # this thread's own connection
         print("ready", flush=True)
         stopping_token.wait()
