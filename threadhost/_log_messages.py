@@ -1,7 +1,8 @@
 """The log events of the host and its lower layers, one named function each (as .NET's
-HostingLoggerExtensions). The events of leases, schedules and the probe endpoint live beside
-their code, in the ``messages`` module of ``_leases``, ``_schedules`` and ``_ops`` (as .NET
-keeps one LoggerExtensions class per area), with the same logger names.
+HostingLoggerExtensions). The events of the ready-made services, leases, schedules, the probe
+endpoint and the FakeClock live beside their code, in the ``messages`` module of
+``_services``, ``_leases``, ``_schedules``, ``_ops`` and ``testing`` (as .NET keeps one
+LoggerExtensions class per area), with the logger names listed here.
 
 Templates use lazy ``%s`` arguments. Loggers:
 
@@ -21,7 +22,6 @@ Templates use lazy ``%s`` arguments. Loggers:
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sys
 import types
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 
 host_log = GuardedLogger("threadhost.hosting")
 lifetime_log = GuardedLogger("threadhost.hosting.lifetime")
-services_log = GuardedLogger("threadhost.services")
-testing_log = GuardedLogger("threadhost.testing")
 clock_log = GuardedLogger("threadhost.clock")
 health_log = GuardedLogger("threadhost.hosting.health")
 thread_log = GuardedLogger("threading")  # plain threads' exceptions (_logging.stray_output)
@@ -285,64 +283,8 @@ def forced_exit(signame: str, stacks: list[tuple[str, str]]) -> None:
         lifetime_log.error("Abandoning thread %r, stuck in:\n%s", thread_name, stack)
 
 
-def periodic_overrun(name: str, skipped: int, interval: float) -> None:
-    services_log.warning(
-        "PeriodicBackgroundService %r overran its interval of %ss; skipping %d missed tick(s).",
-        name, interval, skipped)
-
-
-def periodic_run_failed(name: str, exc: BaseException) -> None:
-    services_log.error("PeriodicBackgroundService %r: run_once() raised; the next tick still "
-                       "runs.", name, exc_info=exc)
-
-
-def work_item_failed(name: str, item: object, exc: BaseException) -> None:
-    services_log.error("%s: work item %s raised; the worker goes on.", name, describe(item),
-                       exc_info=exc)
-
-
-def unfinished_work(name: str, items: list[object]) -> None:
-    services_log.warning(
-        "%s: %d queued work item(s) were not started before the shutdown deadline: %s",
-        name, len(items), ", ".join(describe(i) for i in items))
-
-
-def periodic_gave_up(name: str, in_a_row: int) -> None:
-    services_log.error("PeriodicBackgroundService %r: %d runs in a row raised "
-                       "(max_consecutive_failures); the service fails.", name, in_a_row)
-
-
-def describe(item: object) -> str:
-    """A work item as a reader can find it: ``module.qualname`` for a function, a lambda or a
-    ``functools.partial`` (with its arguments), else its ``repr``."""
-    if isinstance(item, functools.partial):
-        args = [repr(a) for a in item.args] + [f"{k}={v!r}" for k, v in item.keywords.items()]
-        return f"partial({describe(item.func)}, {', '.join(args)})" if args else (
-            f"partial({describe(item.func)})")
-    if isinstance(item, types.FunctionType | types.BuiltinFunctionType | types.MethodType):
-        module = getattr(item, "__module__", None) or "?"
-        return f"{module}.{getattr(item, '__qualname__', item.__name__)}"
-    return repr(item)
-
-
-def clock_stalled(thread_name: str, stall_timeout: float, stack: str) -> None:
-    testing_log.warning(
-        "FakeClock: thread %r stayed outside a clock wait for %ss of real time; it no longer "
-        "holds the clock back. It is in:\n%s", thread_name, stall_timeout, stack)
-
-
 def timer_callback_failed(exc: BaseException) -> None:
     clock_log.error("A timer callback raised; the timer thread goes on.", exc_info=exc)
-
-
-def clock_callback_failed(callback: object, exc: BaseException) -> None:
-    testing_log.error("FakeClock: the timer callback %r raised.", callback, exc_info=exc)
-
-
-def clock_outsider_released(thread_name: str, stall_timeout: float) -> None:
-    testing_log.debug(
-        "FakeClock: thread %r, woken by the clock, has not waited on it again for %ss of real "
-        "time; it no longer holds the clock back.", thread_name, stall_timeout)
 
 
 def draining(delay: float) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import abc
 import math
 
-from threadhost import _log_messages as log
 from threadhost._errors import OperationCanceledError
 from threadhost._hosting.background_service import BackgroundService, slot_of
+from threadhost._services import messages
 from threadhost._time.cancellation import CancellationToken
 
 _EPSILON = 1e-9  # float slack when asking "is now exactly on a tick?"
@@ -79,9 +79,9 @@ class PeriodicBackgroundService(BackgroundService):
                     return
                 in_a_row += 1
                 if limit is not None and in_a_row >= limit:
-                    log.periodic_gave_up(name, in_a_row)
+                    messages.periodic_gave_up(name, in_a_row)
                     raise
-                log.periodic_run_failed(name, exc)
+                messages.periodic_run_failed(name, exc)
                 if slot is not None:
                     slot.count_failure(exc)
             if slot is not None:
@@ -92,7 +92,7 @@ class PeriodicBackgroundService(BackgroundService):
             elapsed_ticks = (clock.monotonic() - grid_start) / interval
             next_tick = max(tick + 1, math.ceil(elapsed_ticks - _EPSILON))
             if next_tick > tick + 1:
-                log.periodic_overrun(name, next_tick - tick - 1, interval)
+                messages.periodic_overrun(name, next_tick - tick - 1, interval)
             tick = next_tick
             delay = grid_start + tick * interval - clock.monotonic()
             if stopping_token.wait(max(delay, 0.0)):

@@ -23,12 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import final
 
-from threadhost import _log_messages as log
 from threadhost._errors import QueueFullError
 from threadhost._hosting.deadline import deadline_of
 from threadhost._hosting.hosted_service import SlotAttached
 from threadhost._hosting.registry import standalone_slot
 from threadhost._hosting.slot import ServiceSlot, current_slot
+from threadhost._services import messages
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, wait_any
 from threadhost._time.clock import SYSTEM_CLOCK, Clock
 
@@ -265,7 +265,7 @@ class QueuedHostedService(SlotAttached):
                 self._abandon(state)
         left = self.queue._close()
         if left:
-            log.unfinished_work(slot.name, list(left))
+            messages.unfinished_work(slot.name, list(left))
             slot.report_unfinished(left)
             hand_over = self.queue.on_unfinished
             if hand_over is not None:
@@ -284,7 +284,7 @@ class QueuedHostedService(SlotAttached):
         on, and what was queued before is reported as never started. Never blocks."""
         left = self.queue._close("never started (the host stopped before starting it)")
         if left:
-            log.unfinished_work(slot.name, list(left))
+            messages.unfinished_work(slot.name, list(left))
             slot.report_unfinished(left)
 
     def _ask(self, state: _Workers) -> None:
@@ -296,7 +296,7 @@ class QueuedHostedService(SlotAttached):
         self._abandon(state)
         left = self.queue._close()
         if left:
-            log.unfinished_work(state.slot.name, list(left))
+            messages.unfinished_work(state.slot.name, list(left))
             state.slot.report_unfinished(left)
 
     def _abandon(self, state: _Workers) -> None:
@@ -316,7 +316,7 @@ class QueuedHostedService(SlotAttached):
                 try:
                     item(token)
                 except Exception as exc:
-                    log.work_item_failed(state.slot.name, item, exc)
+                    messages.work_item_failed(state.slot.name, item, exc)
                     state.slot.count_failure(exc)
                 state.slot.heartbeat()
         except BaseException as exc:  # the loop itself failed: the service has failed

@@ -58,9 +58,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import cast
 
-from threadhost import _log_messages as log
 from threadhost._hosting.report import capture_stack
 from threadhost._time.threads import start_thread
+from threadhost.testing import _messages as messages
 
 from ._engine_lock import EngineLock
 from ._entries import Callback, FakeClockStallError, Waiter
@@ -188,7 +188,7 @@ class Stepper:
         try:
             callback()
         except BaseException as exc:  # a helper has no one else to tell
-            log.clock_callback_failed(callback, exc)
+            messages.clock_callback_failed(callback, exc)
         finally:
             self._leave(threading.current_thread())
 
@@ -322,7 +322,7 @@ class Stepper:
             if thread in self._regs and thread.is_alive():
                 found.append((thread, capture_stack(thread)))
             elif thread not in self._regs:
-                log.clock_outsider_released(thread.name, limit)
+                messages.clock_outsider_released(thread.name, limit)
         return next_stall, found
 
     def _report_stalls(self, stalls: list[tuple[threading.Thread, str]], *,
@@ -333,7 +333,7 @@ class Stepper:
         self._lock.release()  # log handlers are user code: never under our lock
         try:
             for thread, stack in stalls:
-                log.clock_stalled(thread.name, self.stall_timeout, stack)
+                messages.clock_stalled(thread.name, self.stall_timeout, stack)
         finally:
             self._lock.acquire()
         if raise_first and self.on_stall == "raise":
