@@ -350,7 +350,7 @@ def test_an_exception_from_on_unfinished_is_reported() -> None:
 
 
 def test_the_unfinished_warning_names_lambdas_and_partials_readably() -> None:
-    from threadhost._log_messages import describe
+    from threadhost._services.messages import describe
 
     def job(token: th.CancellationToken, n: int) -> None:
         pass
