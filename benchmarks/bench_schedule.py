@@ -43,7 +43,7 @@ def year_with_host() -> float:
                                   timezone="Europe/Berlin", name="nightly")
     host = builder.build()
     began = time.perf_counter()
-    with host:
+    with clock.hold(), host:  # no time passes before the sleep (see the schedules page)
         clock.sleep(365 * 86400)
     took = time.perf_counter() - began
     assert len(runs) == 365, len(runs)
