@@ -44,6 +44,20 @@ def test_host_command_runs_workers_that_use_the_orm_and_stops_on_sigterm(
     ]
 
 
+def test_host_command_keeps_the_order_of_key_value_pairs_given_with_a_space(
+        tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    with manage(db, "migrate", "--verbosity=0") as migrate:
+        assert migrate.wait(60) == 0, migrate.output()
+    with manage(db, "runworkers", "--Workers:B", "cli-b", "--verbosity", "1",
+                "--Workers:C=cli-c", "--environment", "Staging") as app:
+        app.expect("ready")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    assert events(db)[0] == ("config", "settings,cli-b,cli-c", "threadhost:OrmWriter")
+    assert any("Hosting environment: Staging" in line for line in app.stderr), app.output()
+
+
 def test_host_command_exit_code_is_the_hosts(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite3"  # not migrated: the worker's first query fails
     with manage(db, "runworkers", "Workers:A=positional") as app:

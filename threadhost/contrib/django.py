@@ -93,12 +93,16 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
         """Django's parser, except that options it does not know become ``host_args``."""
         parser = super().create_parser(prog_name, subcommand, **kwargs)
 
+        own_parse_args = parser.parse_args
+
         def parse_args(args: Sequence[str] | None = None,
                        namespace: Namespace | None = None) -> Namespace:
-            # --Key=value options are the host's configuration, not the command's options.
-            known: Namespace
-            known, unknown = parser.parse_known_args(args, namespace)
-            known.host_args = [*unknown, *(getattr(known, "host_args", None) or [])]
+            # Every word that is not one of the command's own options is the host's command
+            # line, kept in its order: argparse's parse_known_args would split "--Key value"
+            # (the option to the unknown list, the value to the positionals).
+            own, host = _split_own_options(parser, sys.argv[2:] if args is None else args)
+            known: Namespace = own_parse_args(own, namespace)
+            known.host_args = host
             return known
 
         parser.parse_args = parse_args
@@ -144,3 +148,26 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
         code = host.run()
         if code:
             sys.exit(code)
+
+
+def _split_own_options(parser: CommandParser, words: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the command's own options with their values, every other word in order). An option
+    is the command's if the parser knows its name (``--verbosity 2``, ``--traceback``,
+    ``--settings=x``); anything else (``--Key=value``, ``--Key value``, ``Key=value``) is
+    the host's."""
+    actions = {name: action for action in parser._actions for name in action.option_strings}
+    own: list[str] = []
+    host: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        action = actions.get(word.split("=", 1)[0])
+        i += 1
+        if action is None:
+            host.append(word)
+            continue
+        own.append(word)
+        if "=" not in word and action.nargs != 0 and i < len(words):
+            own.append(words[i])  # the option's value
+            i += 1
+    return own, host
