@@ -16,6 +16,7 @@ Templates use lazy ``%s`` arguments. Loggers:
 * ``threadhost.configuration`` — reloads of watched configuration files.
 * ``threadhost.tasks`` — ``threadhost.contrib.django_tasks``: task workers and their database.
 * ``threading`` — an exception that ended a plain thread, while threadhost's console is on.
+* ``py.unraisable`` — an exception Python could not raise (``__del__``...), ditto.
 * ``py.warnings`` — (``logging.captureWarnings``, not ours) warnings, while the console is on.
 """
 
@@ -40,6 +41,7 @@ lifetime_log = GuardedLogger("threadhost.hosting.lifetime")
 clock_log = GuardedLogger("threadhost.clock")
 health_log = GuardedLogger("threadhost.hosting.health")
 thread_log = GuardedLogger("threading")  # plain threads' exceptions (_logging.stray_output)
+unraisable_log = GuardedLogger("py.unraisable")  # exceptions Python can only report (ditto)
 configuration_log = GuardedLogger("threadhost.configuration")
 tasks_log = GuardedLogger("threadhost.tasks")
 
@@ -152,6 +154,14 @@ def plain_thread_failed(name: str, exc_info: tuple[type[BaseException], BaseExce
     """An exception ended a thread the application started (``threading.excepthook``)."""
     thread_log.error("Exception in thread %s: %s: %s", name, exc_info[0].__name__, exc_info[1],
                      exc_info=exc_info, extra={"failed_thread": name})
+
+
+def unraisable(what: str, exc_info: tuple[type[BaseException], BaseException,
+                                         types.TracebackType | None]) -> None:
+    """An exception Python could not raise (``sys.unraisablehook``: a ``__del__``, a weakref
+    callback, a generator's close) and would print as ``Exception ignored in: ...``."""
+    unraisable_log.error("%s: %s: %s", what, exc_info[0].__name__, exc_info[1],
+                         exc_info=exc_info)
 
 
 def formatter_ignored(key: str, value: str, origin: str | None,

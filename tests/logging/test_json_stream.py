@@ -40,6 +40,9 @@ def assert_python_s_own_output_was_logged(records: list[dict[str, Any]]) -> None
     assert crash["level"] == "ERROR" and crash["thread"] == "plain-worker"
     assert "plain-worker" in crash["message"] and "the plain thread failed" in crash["message"]
     assert "Traceback" in crash["exc_info"] and "in crash" in crash["exc_info"]
+    [unraisable] = [r for r in records if r["logger"] == "py.unraisable"]
+    assert unraisable["level"] == "ERROR" and "Leaky.__del__" in unraisable["message"]
+    assert "OSError: the file was gone already" in unraisable["message"]
     [bad_call] = [r for r in records if "did not format" in r["message"]]
     assert bad_call["level"] == "ERROR" and bad_call["logger"] == "myapp.worker"
     assert bad_call["logging_msg"] == "'%s and %s'" and bad_call["logging_args"] == "('only one',)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -33,6 +34,12 @@ def default_thread_hook(monkeypatch: pytest.MonkeyPatch) -> None:
     """Python's default ``threading.excepthook``, as in a plain application (pytest sets its
     own for each test; monkeypatch puts pytest's back)."""
     monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)
+
+
+class Leaky:
+    def __del__(self) -> None:
+        raise OSError("gone already")
 
 
 def test_warnings_and_plain_threads_exceptions_are_records_only_while_a_host_holds_the_console(
@@ -43,12 +50,17 @@ def test_warnings_and_plain_threads_exceptions_are_records_only_while_a_host_hol
     host = make_builder(args=[JSON]).build()
     warnings.warn("going away", UserWarning, stacklevel=1)
     run_crashing_thread()
-    warning, crashed = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    Leaky()
+    warning, crashed, unraisable = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert warning["logger"] == "py.warnings" and "UserWarning: going away" in warning["message"]
     assert crashed["logger"] == "threading" and crashed["thread"] == "plain-worker"
     assert "RuntimeError: plain thread failed" in crashed["exc_info"]
+    assert unraisable["logger"] == "py.unraisable" and "OSError: gone already" in (
+        unraisable["message"])
     host.stop()
     assert threading.excepthook is threading.__excepthook__
+    assert sys.unraisablehook is sys.__unraisablehook__
     assert warnings.showwarning is showwarning
     assert console_handlers() == []
 

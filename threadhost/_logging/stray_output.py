@@ -10,14 +10,18 @@ line in a JSON log is a parser's crash):
   ``threading.excepthook`` becomes ``log_thread_exception``, an ERROR record of the
   ``threading`` logger with the traceback as the record's ``exc_info``. Service threads never
   reach it: the host catches what ``execute`` raises and logs it once, with the service's name;
+* an exception Python cannot raise and only reports (in a ``__del__``, a weakref callback):
+  ``sys.unraisablehook`` becomes ``log_unraisable``, an ERROR record of the ``py.unraisable``
+  logger, in place of the ``Exception ignored in: ...`` block;
 * a logging call whose message and arguments do not format (``log.info("%s %s", "x")``):
   ``logging_error_record`` is what the console handler writes instead of ``logging``'s
   ``--- Logging error ---`` block (``console._ConsoleHandler.handleError``).
 
-Both hooks are installed when the first host attaches the console handler and put back when
+The hooks are installed when the first host attaches the console handler and put back when
 the last one lets go (``install`` / ``uninstall``, under ``console._console_lock``), and only
-if the application has not set its own: a ``threading.excepthook`` or ``warnings.showwarning``
-that is not Python's default, or warnings captured already, are left as they are.
+if the application has not set its own: a ``threading.excepthook``, ``sys.unraisablehook`` or
+``warnings.showwarning`` that is not Python's default, or warnings captured already, are left
+as they are.
 
 Rejected: a ``sys.stderr`` wrapper turning every write into a record (it would also wrap what
 the application prints on purpose, and a traceback arrives as many writes with no boundary);
@@ -28,6 +32,7 @@ host's logging was put back).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import warnings
 from typing import Any
@@ -35,6 +40,7 @@ from typing import Any
 from threadhost import _log_messages as log
 
 _previous_excepthook: Any = None  # guarded by console._console_lock: what we replaced
+_previous_unraisablehook: Any = None  # guarded by console._console_lock: ditto
 _captured_warnings = False  # guarded by console._console_lock: we turned capture on
 
 
@@ -49,13 +55,27 @@ def log_thread_exception(args: threading.ExceptHookArgs) -> None:
     log.plain_thread_failed(name, (args.exc_type, value, args.exc_traceback))
 
 
+def log_unraisable(args: Any) -> None:
+    """``sys.unraisablehook`` while threadhost's console is attached: an exception Python
+    could not raise, as one ERROR record (logger ``py.unraisable``, the traceback in
+    ``exc_info``). Runs on whichever thread met it; never raises."""
+    what = args.err_msg or "Exception ignored in"
+    if args.object is not None:
+        what = f"{what}: {_safe_repr(args.object)}"
+    value = args.exc_value if args.exc_value is not None else args.exc_type()
+    log.unraisable(what, (args.exc_type, value, args.exc_traceback))
+
+
 def install() -> None:
     """Route warnings and plain threads' exceptions through logging (see the module notes).
     Caller holds ``console._console_lock``; the first host to attach the console calls it."""
-    global _previous_excepthook, _captured_warnings
+    global _previous_excepthook, _previous_unraisablehook, _captured_warnings
     if threading.excepthook is threading.__excepthook__:
         _previous_excepthook = threading.excepthook
         threading.excepthook = log_thread_exception
+    if sys.unraisablehook is sys.__unraisablehook__:
+        _previous_unraisablehook = sys.unraisablehook
+        sys.unraisablehook = log_unraisable
     default_showwarning = getattr(warnings, "_showwarning_orig", warnings.showwarning)
     already = getattr(logging, "_warnings_showwarning", None) is not None
     if not already and warnings.showwarning is default_showwarning:
@@ -66,11 +86,15 @@ def install() -> None:
 def uninstall() -> None:
     """Put back what ``install`` changed (a hook someone set since is left alone). Caller
     holds ``console._console_lock``; the last host to let go of the console calls it."""
-    global _previous_excepthook, _captured_warnings
+    global _previous_excepthook, _previous_unraisablehook, _captured_warnings
     if _previous_excepthook is not None:
         if threading.excepthook is log_thread_exception:
             threading.excepthook = _previous_excepthook
         _previous_excepthook = None
+    if _previous_unraisablehook is not None:
+        if sys.unraisablehook is log_unraisable:
+            sys.unraisablehook = _previous_unraisablehook
+        _previous_unraisablehook = None
     if _captured_warnings:
         logging.captureWarnings(False)
         _captured_warnings = False
