@@ -47,6 +47,18 @@ def test_the_worker_sends_mail_until_sigterm_then_exits_0(block: Block, tmp_path
     assert any("Application is shutting down..." in line for line in app.stderr), app.output()
 
 
+@pytest.mark.parametrize("block", setup_blocks("worker-main"),
+                         ids=[b.where for b in setup_blocks("worker-main")])
+def test_the_worker_s_bad_setting_is_one_line_naming_the_key_and_exit_code_2(
+        block: Block, tmp_path: Path) -> None:
+    (tmp_path / "mailer.py").write_text(block.code)
+    (tmp_path / "run_mailer.py").write_text(RUN_MAILER)
+    with App(str(tmp_path / "run_mailer.py"), "--Mailer:EverySeconds=abc", cwd=tmp_path,
+             env={"PYTHONPATH": str(ROOT)}) as app:
+        assert app.wait() == 2, app.output()
+    assert len(app.stderr) == 1 and "Mailer:EverySeconds='abc'" in app.stderr[0], app.output()
+
+
 def test_the_grace_period_manager_reads_its_settings_from_appsettings_json(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock) -> None:
     page = (ROOT / "docs" / "pages" / "configuration.md").read_text()
