@@ -61,6 +61,19 @@ def _connect(alias: str) -> None:
     connections[alias].ensure_connection()
 
 
+def kept_connection(write: Callable[[], object]) -> None:
+    """``write()`` on the calling thread's open connection, and if that fails once more on a
+    new one (the server may have dropped an idle connection). Raises DatabaseError."""
+    kept = any(c.connection is not None for c in connections.all(initialized_only=True))
+    try:
+        write()
+    except DatabaseError:
+        if not kept:
+            raise
+        connections.close_all()
+        write()
+
+
 @dataclass(frozen=True)
 class QueueCounts:
     """What the database holds for a worker's backend and queues, at one moment."""

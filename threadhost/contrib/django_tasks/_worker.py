@@ -27,21 +27,17 @@ deadline.
 * Connections: each worker thread calls Django's ``close_old_connections()`` after each task
   and each idle poll (the connection is closed unless ``CONN_MAX_AGE`` asks to keep it, or if
   it is broken: Django's request cycle does the same) and closes all its connections when it
-  ends. The heartbeat thread keeps its one connection open for the worker's life (it writes
-  every tick), closes it after a database error, and tries a tick that failed on it once more
-  on a new one at once (the server may have dropped it while idle). That open connection is
-  also what makes a task's close cheap on SQLite: the last connection to close a WAL database
-  checkpoints it and deletes the WAL (a sync and a new file per task); with the heartbeat's
-  connection open, the worker threads' closes never are the last. Measured with
-  ``benchmarks/bench_django_tasks.py`` (2,000 tasks, 3 runs, 1 thread, ``CONN_MAX_AGE = 0``):
-  SQLite x1.03 of ``db_worker`` with the heartbeat closing its connection each tick, x1.70
-  with it kept. (Rejected: keeping the worker threads' connections between tasks, which is
-  ``CONN_MAX_AGE``'s decision, not ours; an extra idle connection opened only to hold the WAL,
-  one more connection where the heartbeat's serves.)
+  ends. The heartbeat thread keeps its one connection for the worker's life (it writes every
+  tick); after a database error it closes it, and a tick that failed on it is tried at once on
+  a new one (the server may have dropped it while idle). On SQLite that open connection also
+  spares each task a WAL checkpoint: the last connection to close a WAL database checkpoints
+  it and deletes the WAL, so each worker thread's close was (1 thread: x1.03 of ``db_worker``
+  before, x1.70 after; ``benchmarks/bench_django_tasks.py``).
 
 Rejected: one task thread per process (``db_worker``); a pool that claims a batch and hands it
 to threads (a SIGKILL would strand the whole batch, and a slow task would hold the others
-back); running tasks on the claim's transaction (a long task would hold a row lock and a
+back); keeping worker threads' connections between tasks (``CONN_MAX_AGE`` decides that);
+running tasks on the claim's transaction (a long task would hold a row lock and a
 connection in a transaction for its whole run).
 """
 
@@ -305,14 +301,17 @@ class TaskWorker(HostedService):
 
     def _beat(self, run: Run) -> None:
         """The heartbeat thread: register, stamp, give back the dead's tasks, count."""
-        from threadhost.contrib.django_tasks._store import QueueCounts  # noqa: PLC0415
+        from threadhost.contrib.django_tasks._store import (  # noqa: PLC0415
+            QueueCounts,
+            kept_connection,
+        )
         tick = min(self.poll_interval, self.stale_after / 4)
         host, pid = socket.gethostname(), os.getpid()
         ended = [run.workers_done.token, run.abandoned.token]
         try:
             while True:
                 try:
-                    self._tick_on_kept_connection(run, host, pid)
+                    kept_connection(lambda: self._tick(run, host, pid))
                 except DatabaseError as exc:
                     self._database_failed(run, exc)
                     run.counts = run.counts or QueueCounts()
@@ -320,29 +319,16 @@ class TaskWorker(HostedService):
                     break
             if run.registered.is_cancellation_requested and (
                     not run.abandoned.is_cancellation_requested):
-                run.store.unregister()
+                kept_connection(run.store.unregister)
         except DatabaseError as exc:
             self._database_failed(run, exc)
         finally:
             run.stop.close()
             connections.close_all()
 
-    def _tick_on_kept_connection(self, run: Run, host: str, pid: int) -> None:
-        """``_tick`` on the connection this thread keeps open; if that fails, once more on a
-        new connection (the kept one may have been dropped while idle: a server restart, an
-        idle timeout). Raises DatabaseError when the new one fails too."""
-        kept = any(c.connection is not None for c in connections.all(initialized_only=True))
-        try:
-            self._tick(run, host, pid)
-        except DatabaseError:
-            if not kept:
-                raise
-            connections.close_all()
-            self._tick(run, host, pid)
-
     def _tick(self, run: Run, host: str, pid: int) -> None:
-        """One heartbeat: register (or stamp) this worker, give back the dead's tasks, count.
-        Raises DatabaseError."""
+        """Register or stamp this worker, give back the dead's tasks, count. Raises
+        DatabaseError."""
         store = run.store
         if not run.registered.is_cancellation_requested:
             store.register(host, pid)
