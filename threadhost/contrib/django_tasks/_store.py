@@ -62,13 +62,16 @@ def _connect(alias: str) -> None:
 
 
 def kept_connection(write: Callable[[], object]) -> None:
-    """``write()`` on the calling thread's open connection, and if that fails once more on a
-    new one (the server may have dropped an idle connection). Raises DatabaseError."""
+    """``write()`` on the calling thread's open connections; if that fails and one of them
+    turns out unusable (the server may drop an idle connection), once more on new ones.
+    Raises DatabaseError. (Not retried on a usable connection: a "database is locked" that
+    waited out SQLite's timeout would wait it out twice, and the heartbeat would be late.)"""
     kept = any(c.connection is not None for c in connections.all(initialized_only=True))
     try:
         write()
     except DatabaseError:
-        if not kept:
+        if not kept or all(c.connection is not None and c.is_usable()
+                           for c in connections.all(initialized_only=True)):
             raise
         connections.close_all()
         write()

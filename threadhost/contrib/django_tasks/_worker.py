@@ -31,7 +31,7 @@ deadline.
   tick); after a database error it closes it, and a tick that failed on it is tried at once on
   a new one (the server may have dropped it while idle). On SQLite that open connection also
   spares each task a WAL checkpoint: the last connection to close a WAL database checkpoints
-  it and deletes the WAL, so each worker thread's close was (1 thread: x1.03 of ``db_worker``
+  it and deletes the WAL, as each task's close did before (1 thread: x1.03 of ``db_worker``
   before, x1.70 after; ``benchmarks/bench_django_tasks.py``).
 
 Rejected: one task thread per process (``db_worker``); a pool that claims a batch and hands it
