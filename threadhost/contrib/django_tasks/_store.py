@@ -63,16 +63,16 @@ def _connect(alias: str) -> None:
 
 def kept_connection(write: Callable[[], object]) -> None:
     """``write()`` on the calling thread's open connections; if that fails and one of them
-    turns out unusable (the server may drop an idle connection), once more on new ones.
-    Raises DatabaseError. (Not retried on a usable connection: a "database is locked" that
-    waited out SQLite's timeout would wait it out twice, and the heartbeat would be late.)"""
-    kept = any(c.connection is not None for c in connections.all(initialized_only=True))
+    turns out lost (the server may drop an idle connection; Django may have replaced it while
+    rolling back), once more on new ones. Raises DatabaseError. (Not retried while they are
+    intact: a "database is locked" that waited out SQLite's timeout would wait twice.)"""
+    kept = [(c, c.connection) for c in connections.all(initialized_only=True)
+            if c.connection is not None]
     try:
         write()
     except DatabaseError:
-        if not kept or all(c.connection is not None and c.is_usable()
-                           for c in connections.all(initialized_only=True)):
-            raise
+        if all(c.connection is raw and c.is_usable() for c, raw in kept):
+            raise  # nothing was kept (a fresh connection failed), or nothing was lost
         connections.close_all()
         write()
 
