@@ -234,3 +234,28 @@ def test_a_thread_closes_its_connection_after_each_task_unless_conn_max_age_keep
         assert app.wait() == 0, app.output()
     pids = {pid for (pid,) in project.query(f"SELECT return_value FROM {TASKS}")}
     assert len(pids) == connections
+
+
+def test_the_heartbeat_keeps_one_connection_and_replaces_a_dropped_one_without_an_error(
+        pg_project: TasksProject) -> None:
+    project = pg_project
+    others = ("SELECT pid, backend_start FROM pg_stat_activity WHERE datname = "
+              "current_database() AND pid <> pg_backend_pid() ORDER BY backend_start LIMIT 1")
+
+    def stamped_after(moment: object) -> bool:
+        [(newer,)] = project.query(f"SELECT beat_at > '{moment}' FROM threadhost_tasks_worker")
+        return bool(newer)
+
+    with project.worker("--threads", "1", *FAST) as app:
+        poll_until(project.workers, timeout=WAIT, what="the heartbeat row")
+        [(kept, since)] = project.query(others)
+        [(now,)] = project.query("SELECT now()")
+        poll_until(lambda: stamped_after(now), timeout=WAIT, what="a heartbeat after now()")
+        assert project.query(others) == [(kept, since)]  # stamped on the same connection
+        [(now,)] = project.query(f"SELECT now() FROM pg_terminate_backend({kept})")
+        poll_until(lambda: stamped_after(now), timeout=WAIT, what="a heartbeat after the kill")
+        app.send(signal.SIGTERM)
+        assert app.wait() == 0, app.output()
+    assert not [line for line in app.stdout if "cannot reach the database" in line], \
+        app.output()
+    assert project.workers() == []

@@ -61,6 +61,22 @@ def _connect(alias: str) -> None:
     connections[alias].ensure_connection()
 
 
+def kept_connection(write: Callable[[], object]) -> None:
+    """``write()`` on the calling thread's open connections; if that fails and one of them
+    turns out lost (the server may drop an idle connection; Django may have replaced it while
+    rolling back), once more on new ones. Raises DatabaseError. (Not retried while they are
+    intact: a "database is locked" that waited out SQLite's timeout would wait twice.)"""
+    kept = [(c, c.connection) for c in connections.all(initialized_only=True)
+            if c.connection is not None]
+    try:
+        write()
+    except DatabaseError:
+        if all(c.connection is raw and c.is_usable() for c, raw in kept):
+            raise  # nothing was kept (a fresh connection failed), or nothing was lost
+        connections.close_all()
+        write()
+
+
 @dataclass(frozen=True)
 class QueueCounts:
     """What the database holds for a worker's backend and queues, at one moment."""

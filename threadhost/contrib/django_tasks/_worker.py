@@ -24,13 +24,20 @@ deadline.
   and retried every ``poll_interval``; a result that cannot be written is retried until it is
   written or the deadline passes (the task then stays claimed, and is given back once this
   worker's heartbeats stop).
-* Connections: each thread calls Django's ``close_old_connections()`` after each task and
-  each idle poll (the connection is closed unless ``CONN_MAX_AGE`` asks to keep it, or if it is
-  broken: Django's request cycle does the same) and closes all its connections when it ends.
+* Connections: each worker thread calls Django's ``close_old_connections()`` after each task
+  and each idle poll (the connection is closed unless ``CONN_MAX_AGE`` asks to keep it, or if
+  it is broken: Django's request cycle does the same) and closes all its connections when it
+  ends. The heartbeat thread keeps its one connection for the worker's life (it writes every
+  tick); after a database error it closes it, and a tick that failed on it is tried at once on
+  a new one (the server may have dropped it while idle). On SQLite that open connection also
+  spares each task a WAL checkpoint: the last connection to close a WAL database checkpoints
+  it and deletes the WAL, as each task's close did before (1 thread: x1.03 of ``db_worker``
+  before, x1.70 after; ``benchmarks/bench_django_tasks.py``).
 
 Rejected: one task thread per process (``db_worker``); a pool that claims a batch and hands it
 to threads (a SIGKILL would strand the whole batch, and a slow task would hold the others
-back); running tasks on the claim's transaction (a long task would hold a row lock and a
+back); keeping worker threads' connections between tasks (``CONN_MAX_AGE`` decides that);
+running tasks on the claim's transaction (a long task would hold a row lock and a
 connection in a transaction for its whole run).
 """
 
@@ -295,41 +302,48 @@ class TaskWorker(HostedService):
 
     def _beat(self, run: Run) -> None:
         """The heartbeat thread: register, stamp, give back the dead's tasks, count."""
-        from threadhost.contrib.django_tasks._store import QueueCounts  # noqa: PLC0415
+        from threadhost.contrib.django_tasks._store import (  # noqa: PLC0415
+            QueueCounts,
+            kept_connection,
+        )
         tick = min(self.poll_interval, self.stale_after / 4)
-        store, registered = run.store, False
         host, pid = socket.gethostname(), os.getpid()
         ended = [run.workers_done.token, run.abandoned.token]
         try:
             while True:
                 try:
-                    if not registered:
-                        store.register(host, pid)
-                        registered = True
-                        run.registered.cancel()
-                    elif not store.beat(stopping=run.stop.is_cancellation_requested):
-                        log.task_worker_presumed_dead(self.worker_id)
-                        store.register(host, pid)
-                    dead, tasks = store.give_back_stale(self.stale_after)
-                    if dead:
-                        log.stale_tasks_given_back(dead, tasks, self.stale_after)
-                        with run.lock:
-                            run.given_back += len(tasks)
-                    run.counts = store.counts()
-                    self._database_fine(run)
+                    kept_connection(lambda: self._tick(run, host, pid))
                 except DatabaseError as exc:
                     self._database_failed(run, exc)
                     run.counts = run.counts or QueueCounts()
-                close_old_connections()
                 if wait_any(ended, tick):
                     break
-            if registered and not run.abandoned.is_cancellation_requested:
-                store.unregister()
+            if run.registered.is_cancellation_requested and (
+                    not run.abandoned.is_cancellation_requested):
+                kept_connection(run.store.unregister)
         except DatabaseError as exc:
             self._database_failed(run, exc)
         finally:
             run.stop.close()
             connections.close_all()
+
+    def _tick(self, run: Run, host: str, pid: int) -> None:
+        """Register or stamp this worker, give back the dead's tasks, count. Raises
+        DatabaseError."""
+        store = run.store
+        if not run.registered.is_cancellation_requested:
+            store.register(host, pid)
+            run.registered.cancel()
+        elif not store.beat(stopping=run.stop.is_cancellation_requested):
+            log.task_worker_presumed_dead(self.worker_id)
+            store.register(host, pid)
+        dead, tasks = store.give_back_stale(self.stale_after)
+        if dead:
+            log.stale_tasks_given_back(dead, tasks, self.stale_after)
+            with run.lock:
+                run.given_back += len(tasks)
+        run.counts = store.counts()
+        self._database_fine(run)
 
     # -- health and numbers ----------------------------------------------------------------
 
