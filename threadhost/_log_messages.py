@@ -1,8 +1,9 @@
 """The log events of the host and its lower layers, one named function each (as .NET's
 HostingLoggerExtensions). The events of the ready-made services, leases, schedules, the probe
 endpoint and the FakeClock live beside their code, in the ``messages`` module of
-``_services``, ``_leases``, ``_schedules``, ``_ops`` and ``testing`` (as .NET keeps one
-LoggerExtensions class per area), with the logger names listed here.
+``_services``, ``_leases``, ``_schedules``, ``_ops`` and ``testing``, and those of the Django
+tasks worker in ``contrib.django_tasks._messages`` (logger ``threadhost.tasks``), as .NET keeps
+one LoggerExtensions class per area; the logger names are listed here.
 
 Templates use lazy ``%s`` arguments. Loggers:
 
@@ -14,7 +15,6 @@ Templates use lazy ``%s`` arguments. Loggers:
 * ``threadhost.lease`` — leased singleton services: acquired, lost, unreachable.
 * ``threadhost.clock`` — the system clock's timer thread.
 * ``threadhost.configuration`` — reloads of watched configuration files.
-* ``threadhost.tasks`` — ``threadhost.contrib.django_tasks``: task workers and their database.
 * ``threading`` — an exception that ended a plain thread, while threadhost's console is on.
 * ``py.unraisable`` — an exception Python could not raise (``__del__``...), ditto.
 * ``py.warnings`` — (``logging.captureWarnings``, not ours) warnings, while the console is on.
@@ -43,7 +43,6 @@ health_log = GuardedLogger("threadhost.hosting.health")
 thread_log = GuardedLogger("threading")  # plain threads' exceptions (_logging.stray_output)
 unraisable_log = GuardedLogger("py.unraisable")  # exceptions Python can only report (ditto)
 configuration_log = GuardedLogger("threadhost.configuration")
-tasks_log = GuardedLogger("threadhost.tasks")
 
 
 def starting() -> None:
@@ -353,51 +352,3 @@ def configure_overrides(options_name: str, field: str, value: object, *, key: st
         "builder.configuration.add_defaults({%r: %r}) instead.",
         options_name, field, value, key, given, origin, key, value,
         extra={"config_key": key, "config_source": origin, "options_type": options_name})
-
-
-# -- threadhost.contrib.django_tasks --------------------------------------------------------
-
-def task_worker_started(worker_id: str, queues: str, threads: int) -> None:
-    tasks_log.info("Task worker %s started: queues %s, %d threads.", worker_id, queues, threads)
-
-
-def task_database_unreachable(worker_id: str, error: BaseException) -> None:
-    tasks_log.warning("Task worker %s cannot reach the database (%s: %s); retrying.",
-                      worker_id, type(error).__name__, error)
-
-
-def task_database_back(worker_id: str) -> None:
-    tasks_log.info("Task worker %s reaches the database again.", worker_id)
-
-
-def task_failed_unexpectedly(task_id: str, exc: BaseException) -> None:
-    tasks_log.error("Task id=%s failed unexpectedly (its task could not be loaded).", task_id,
-                    exc_info=exc)
-
-
-def task_result_dropped(task_id: str, worker_id: str) -> None:
-    tasks_log.warning(
-        "Task id=%s: its result was not recorded, the task is no longer claimed by worker %s "
-        "(it was given back to the queue while this worker was presumed dead).", task_id,
-        worker_id)
-
-
-def stale_tasks_given_back(worker_ids: list[str], task_ids: list[str], stale_after: float
-                           ) -> None:
-    tasks_log.warning(
-        "Task workers %s sent no heartbeat for %ss: presumed dead; %d task(s) they were "
-        "running given back to the queue: %s.", ", ".join(worker_ids), stale_after,
-        len(task_ids), ", ".join(task_ids) or "none")
-
-
-def task_worker_presumed_dead(worker_id: str) -> None:
-    tasks_log.warning(
-        "Task worker %s: its heartbeat row is gone (another worker presumed it dead and gave "
-        "its tasks back); writing it again.", worker_id)
-
-
-def task_straggler(service: str, task_id: str, task_path: str, thread_name: str) -> None:
-    tasks_log.error(
-        "Service %r: task id=%s (%s) is still running at the shutdown deadline on thread %r; "
-        "it stays claimed by this worker while its thread runs it.", service, task_id,
-        task_path, thread_name)

@@ -55,7 +55,6 @@ from typing import Any, final
 
 from django.db import DatabaseError, close_old_connections, connections
 
-from threadhost import _log_messages as log
 from threadhost._errors import ConfigurationError
 from threadhost._hosting.deadline import deadline_of
 from threadhost._hosting.hosted_service import HostedService
@@ -63,6 +62,7 @@ from threadhost._hosting.registry import standalone_slot
 from threadhost._hosting.slot import current_slot
 from threadhost._ops.health import HealthStatus
 from threadhost._time.cancellation import CancellationToken, CancellationTokenSource, wait_any
+from threadhost.contrib.django_tasks import _messages as messages
 from threadhost.contrib.django_tasks._run import Run, local, send_finished
 from threadhost.contrib.django_tasks._stats import TaskWorkerStats, metric_samples
 
@@ -157,7 +157,7 @@ class TaskWorker(HostedService):
         slot.spawn(lambda: self._beat(run), f"threadhost:{slot.name}:heartbeat")
         for index in range(self.threads):
             slot.spawn(lambda: self._work(run), f"threadhost:{slot.name}:{index}")
-        log.task_worker_started(self.worker_id, ",".join(self.queues), self.threads)
+        messages.task_worker_started(self.worker_id, ",".join(self.queues), self.threads)
 
     def stop(self, cancellation_token: CancellationToken) -> None:
         """Claim no more; wait until the running tasks end or ``cancellation_token`` (the
@@ -189,7 +189,7 @@ class TaskWorker(HostedService):
         with run.lock:
             running = [(t.name, task) for t, task in run.running.items()]
         for thread_name, (task_id, path) in running:
-            log.task_straggler(run.slot.name, task_id, path, thread_name)
+            messages.task_straggler(run.slot.name, task_id, path, thread_name)
 
     # -- the threads -----------------------------------------------------------------------
 
@@ -265,7 +265,7 @@ class TaskWorker(HostedService):
             if ours is None:
                 return  # abandoned before the result could be written: it stays claimed
             if not ours:
-                log.task_result_dropped(task_id, self.worker_id)
+                messages.task_result_dropped(task_id, self.worker_id)
                 return
             with run.lock:
                 if failure is None:
@@ -278,7 +278,7 @@ class TaskWorker(HostedService):
                 finished = result.task_result
                 sender = type(result.task.get_backend()) if failure is not None else sender
             except (ImportError, SuspiciousOperation) as exc:
-                log.task_failed_unexpectedly(task_id, exc)
+                messages.task_failed_unexpectedly(task_id, exc)
             else:
                 send_finished(task_finished, sender, finished, failure)
         finally:
@@ -335,11 +335,11 @@ class TaskWorker(HostedService):
             store.register(host, pid)
             run.registered.cancel()
         elif not store.beat(stopping=run.stop.is_cancellation_requested):
-            log.task_worker_presumed_dead(self.worker_id)
+            messages.task_worker_presumed_dead(self.worker_id)
             store.register(host, pid)
         dead, tasks = store.give_back_stale(self.stale_after)
         if dead:
-            log.stale_tasks_given_back(dead, tasks, self.stale_after)
+            messages.stale_tasks_given_back(dead, tasks, self.stale_after)
             with run.lock:
                 run.given_back += len(tasks)
         run.counts = store.counts()
@@ -352,7 +352,7 @@ class TaskWorker(HostedService):
             first = run.db_error is None
             run.db_error = f"{type(exc).__name__}: {exc}"
         if first:
-            log.task_database_unreachable(self.worker_id, exc)
+            messages.task_database_unreachable(self.worker_id, exc)
         with contextlib.suppress(DatabaseError):
             connections.close_all()  # a broken connection is not reused
 
@@ -362,7 +362,7 @@ class TaskWorker(HostedService):
         with run.lock:
             was, run.db_error = run.db_error, None
         if was is not None:
-            log.task_database_back(self.worker_id)
+            messages.task_database_back(self.worker_id)
 
     def _queue_depth(self) -> int:
         counts = self._run.counts if self._run is not None else None
