@@ -119,6 +119,14 @@ def test_threadhost_run_writes_a_bad_value_as_one_json_record() -> None:
     assert "HostOptions:ShutdownTimeout='abc' is invalid" in record["message"]
 
 
+def test_threadhost_run_writes_a_typo_d_option_as_one_json_record_in_a_json_log() -> None:
+    with App("-m", "threadhost", "run", "--shutdown-timout=3", "tests.apps.cli_targets:builder",
+             env={"Logging__Console__FormatterName": "json"}) as app:
+        assert app.wait() == 2, app.output()
+    [record] = parse_every_line(app)
+    assert "did you mean --shutdown-timeout?" in record["message"], record
+
+
 @pytest.mark.parametrize("source", ["command line", "environment variable"])
 def test_a_formatter_ignored_under_the_application_s_handlers_is_one_warning_saying_why(
         source: str) -> None:

@@ -29,6 +29,7 @@ from threadhost._config.command_line import (
 )
 from threadhost._errors import CONFIGURATION_EXIT_CODE
 from threadhost._log_messages import build_failure_logged
+from threadhost._logging.build_failure import report_build_failure
 from threadhost._version import __version__
 
 USAGE_ERROR = CONFIGURATION_EXIT_CODE
@@ -172,6 +173,18 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return host.run()
 
 
+def _report_in_log_format(app_args: Sequence[str], exc: TargetError) -> None:
+    """A mistake ``run`` found before any builder (a typo'd option, a target that does not
+    import) as one record, where the application's command line or environment asks for a
+    structured console log (``--Logging:Console:FormatterName=json``): no plain line in a
+    JSON log. Never raises."""
+    try:
+        builder = Host.create_application_builder(list(app_args))
+        report_build_failure(builder.logging, None, exc, "threadhost run")
+    except Exception:  # the plain line is printed then: nothing is lost
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m threadhost`` and the ``threadhost`` script; the exit code.
 
@@ -203,7 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             app_args.append(f"--Demo:Postgres={args.postgres}")
         return run_demo(app_args, json_logs=args.json_logs, duration=args.duration)
     except TargetError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        if args.command == "run":
+            _report_in_log_format(args.app_args, exc)
+        if not build_failure_logged(exc):  # written as a record of a json log already
+            print(f"{prog}: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except Exception as exc:
         failure = failure_of(exc)  # the one error path every entry point shares
