@@ -255,7 +255,6 @@ class HostApplicationBuilder:
         except BaseException as exc:
             if failure_of(exc) is not None:  # the entry point prints one line: details here
                 log.build_failure_traceback(exc)
-            if isinstance(exc, ConfigurationError | _MissingDependencyError):
                 report_build_failure(self.logging, applied, exc,
                                      self.environment.application_name or "threadhost")
             if applied is not None:

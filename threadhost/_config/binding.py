@@ -23,7 +23,6 @@ what was expected and where the value came from.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import functools
 import math
@@ -34,6 +33,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 from threadhost import _log_messages as log
+from threadhost._config.closest import closest
 from threadhost._config.configuration import Configuration, in_memory_source
 from threadhost._errors import ConfigurationError
 
@@ -309,8 +309,8 @@ def _warn_unknown(section: Configuration, present: dict[str, str], options_type:
         if norm in fields:
             continue
         sub = section.get_section(child)
-        close = difflib.get_close_matches(norm, list(fields), n=1, cutoff=0.7)
-        hint = _config_name(fields[close[0]]) if close else None
+        field = closest(norm, fields, cutoff=0.7)
+        hint = _config_name(field) if field is not None else None
         origin = _origin_below(section, sub.path)
         if section.error_on_unknown_keys:
             raise ConfigurationError(

@@ -8,9 +8,9 @@ did you mean --systemd?" rather than asking for a value it was never meant to ha
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
+from threadhost._config.closest import closest, normalized
 from threadhost._errors import ConfigurationError
 
 HOST_SETTINGS = ("environment", "applicationName", "contentRoot", "shutdownTimeoutSeconds")
@@ -69,17 +69,10 @@ def _checked_key(key: str, arg: str) -> str:
     return key
 
 
-def _norm(option: str) -> str:
-    return "".join(c for c in option.casefold() if c not in "-_/")
-
-
 def closest_option(arg: str, known_options: Sequence[str]) -> str | None:
     """The option of ``known_options`` closest to ``arg`` (``--systm``, ``--shutdown-timout``;
     case, ``-`` and ``_`` ignored), or None if none is close or ``arg`` is one of them. Any
     thread; pure."""
-    name = _norm(arg.partition("=")[0])
-    candidates = {_norm(option): option for option in known_options}
-    if name in candidates:
-        return None
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.8)
-    return candidates[close[0]] if close else None
+    name = arg.partition("=")[0]
+    candidates = {normalized(option): option for option in known_options}
+    return None if normalized(name) in candidates else closest(name, candidates)

@@ -16,14 +16,9 @@ Rejected: an error (a command line may carry arguments for the application's own
 
 from __future__ import annotations
 
-import difflib
-
+from threadhost._config.closest import closest, normalized
 from threadhost._config.configuration import Configuration
 from threadhost._config.json_source import fold_key
-
-
-def _norm(key: str) -> str:
-    return "".join(c for c in key.casefold() if c not in "-_")
 
 
 def unread_command_line_keys(config: Configuration) -> list[tuple[str, str, str | None]]:
@@ -53,7 +48,6 @@ def _closest(key: str, known: list[str]) -> str | None:
     for each in known:
         if fold_key(each) == fold_key(key):
             continue
-        candidates.setdefault(_norm(each), each)
-        candidates.setdefault(_norm(each.rpartition(":")[2]), each)
-    close = difflib.get_close_matches(_norm(key), list(candidates), n=1, cutoff=0.8)
-    return candidates[close[0]] if close else None
+        candidates.setdefault(normalized(each), each)
+        candidates.setdefault(normalized(each.rpartition(":")[2]), each)
+    return closest(key, candidates)
