@@ -29,15 +29,17 @@ from threadhost._time.cancellation import CancellationToken, CancellationTokenSo
 from threadhost._time.clock import Clock
 
 _STATE = "_threadhost"
+_CLAIM = threading.Lock()
+"""Serialises the claim of every service's first run (``_claim``): one lock for the process
+rather than one per service, which each start would allocate for a check made once."""
 
 
 class _State:
     # Written by start() and by each run's thread; reads are of single references (atomic).
-    __slots__ = ("exception", "lock", "service", "slot", "stop_requested", "stopping", "thread")
+    __slots__ = ("exception", "service", "slot", "stop_requested", "stopping", "thread")
 
     def __init__(self, service: BackgroundService) -> None:
         self.service = service
-        self.lock = threading.Lock()  # serialises start()
         self.slot: ServiceSlot | None = None
         self.thread: threading.Thread | None = None
         self.stopping: CancellationTokenSource | None = None
@@ -174,12 +176,9 @@ def _stop(state: _State, token: CancellationToken) -> None:
 
 def _wait_ended(slot: ServiceSlot, thread: threading.Thread | None,
                 token: CancellationToken) -> None:
-    gone = slot.ended_latch()
-    if gone is None or gone.is_set():
-        return
     deadline = deadline_of(token)
     if deadline is not None:
-        deadline.wait_latch(gone, slot.ended_token, thread)
+        deadline.wait_latch(slot.ended_latch, slot.ended_token, thread)
     else:
         wait_any([slot.ended_token(), token])
 
@@ -193,7 +192,7 @@ def _claim(service: BackgroundService, state: _State, slot: ServiceSlot | None,
                               or not limit > 0):
         raise ValueError(f"{type(service).__name__}.liveness_timeout={limit!r} is invalid: "
                          "expected seconds > 0, or None")
-    with state.lock:
+    with _CLAIM:
         if state.slot is not None:
             raise RuntimeError(
                 f"Cannot start {service!r}: a BackgroundService instance runs only once.")
@@ -263,7 +262,7 @@ class _Run:
             state.exception = None
         # The start of a run counts as a heartbeat: "since the run began, if it has not
         # heartbeated yet" is then one subtraction for health().
-        slot.tracker.run_began = slot.heartbeat_at = slot.registry.clock.monotonic()
+        slot.run_began = slot.heartbeat_at = slot.registry.clock.monotonic()
         error: BaseException | None = None
         try:
             self.service.execute(stopping.token)
@@ -341,11 +340,10 @@ class PreparedStop:
             _stop(state, self.deadline.token)  # (the whole stop, callbacks included: the runner's)
             return
         slot, thread = state.slot, state.thread
-        if slot is None or thread is None or thread.ident == threading.get_ident():
+        if slot is None or thread is None or not slot.working() or (
+                thread.ident == threading.get_ident()):
             return
-        gone = slot.ended_latch()
-        if gone is not None and not gone.is_set():
-            self.deadline.wait_latch(gone, slot.ended_token, thread)
+        self.deadline.wait_latch(slot.ended_latch, slot.ended_token, thread)
 
     def begin_quietly(self) -> bool:
         """Begin the stop without running user code: the stop flag, then the token cancelled

@@ -125,11 +125,12 @@ class Deadline:
         self.fire()
         return token.is_cancellation_requested
 
-    def wait_latch(self, latch: Latch, as_token: Callable[[], CancellationToken],
+    def wait_latch(self, latch: Callable[[], Latch | None],
+                   as_token: Callable[[], CancellationToken],
                    thread: threading.Thread | None = None) -> bool:
-        """``wait`` for a ``Latch`` (True once set): on the system clock on the latch itself,
-        which costs no token; on another clock through ``as_token()``, a token cancelled
-        when the latch is set.
+        """``wait`` for the ``Latch`` that ``latch()`` makes when asked (True once set; None
+        means set already): on the system clock on the latch itself, which costs no token; on
+        another clock through ``as_token()``, a token cancelled when the latch is set.
 
         ``thread``: the thread whose end sets the latch, just asked to end. On the system
         clock its end is joined first, for at most ``JOIN_FIRST`` real seconds: a thread
@@ -142,7 +143,8 @@ class Deadline:
         ``JOIN_FIRST``, and a thread not started yet (a restart being launched) is not
         joined."""
         if self._fired:
-            return latch.is_set()
+            gate = latch()
+            return gate is None or gate.is_set()
         if not self._independent:
             return self.wait(as_token())
         # A restart's thread not started yet has no ident and cannot be joined: the latch
@@ -150,12 +152,11 @@ class Deadline:
         if thread is not None and thread.ident is not None:
             remaining = self.remaining()
             thread.join(JOIN_FIRST if remaining is None else min(JOIN_FIRST, remaining))
-            if latch.is_set():
-                return True
-        if latch.wait(self.remaining()):
+        gate = latch()  # asked after the join: a thread that ended costs no latch
+        if gate is None or gate.wait(self.remaining()):
             return True
         self.fire()
-        return latch.is_set()
+        return gate.is_set()
 
     def fire(self) -> None:
         """Mark the deadline passed, start the grace, and cancel ``token`` (the application's

@@ -115,28 +115,25 @@ class RestartPolicy:
 
 
 class RestartTracker:
-    """One service's restart memory (see the module notes). Not thread-safe by design: only
-    the thread on which a run ends uses it, and runs never overlap."""
+    """One service's restart memory (see the module notes), made at its first restart (most
+    services never restart). Not thread-safe by design: only the thread on which a run ends
+    uses it, and runs never overlap."""
 
-    __slots__ = ("_in_a_row", "_restarts", "run_began")
+    __slots__ = ("_in_a_row", "_restarts")
 
     def __init__(self) -> None:
-        self._restarts: deque[float] | None = None  # host-clock times of the restarts made
-        # (made at the first restart: most services never restart)
+        self._restarts: deque[float] = deque()  # host-clock times of the restarts made
         self._in_a_row = 0
-        self.run_began = 0.0  # host-clock time the current run began
 
-    def next_delay(self, policy: RestartPolicy, now: float) -> float | None:
-        """The delay before restarting a run that ended at ``now``, or None if the restart
-        would break the intensity limit (the service has then failed for good). Records the
-        restart when it returns a delay."""
-        if self._restarts is None:
-            self._restarts = deque()
+    def next_delay(self, policy: RestartPolicy, now: float, run_began: float) -> float | None:
+        """The delay before restarting a run that began at ``run_began`` and ended at ``now``
+        (host clock), or None if the restart would break the intensity limit (the service
+        has then failed for good). Records the restart when it returns a delay."""
         while self._restarts and self._restarts[0] <= now - policy.within:
             self._restarts.popleft()
         if len(self._restarts) >= policy.max_restarts:
             return None
-        if now - self.run_began > policy.within:
+        if now - run_began > policy.within:
             self._in_a_row = 0
         self._in_a_row += 1
         self._restarts.append(now)

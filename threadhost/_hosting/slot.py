@@ -61,7 +61,8 @@ class ServiceSlot:
     __slots__ = ("_gone", "_idle", "_live", "_lock", "_minders", "_runs_over", "_state",
                  "_unfinished", "context", "failures", "heartbeat_at", "last_error",
                  "liveness_timeout", "name", "on_ask", "periodic_runs", "queue_depth",
-                 "registry", "rerun", "restart", "restarts", "stop_duration", "tracker")
+                 "registry", "rerun", "restart", "restarts", "run_began", "stop_duration",
+                 "tracker")
 
     def __init__(self, name: str, registry: ThreadRegistry) -> None:
         self.name = name
@@ -75,7 +76,9 @@ class ServiceSlot:
         self.restart: RestartPolicy | None = None  # this service's own policy, if any
         self.liveness_timeout: float | None = None
         self._minders: set[threading.Thread] | None = None  # written under _lock; see launch
-        self.tracker = RestartTracker()
+        self.tracker: RestartTracker | None = None  # made by the supervisor at the first
+        # restart; used only on the thread whose run ended (runs never overlap)
+        self.run_began = 0.0  # host clock: when the current run began
         self._runs_over: CancellationTokenSource | None = None  # see begin_runs
         self._lock = threading.Lock()
         self._state = ServiceState.CREATED  # written under _lock
@@ -159,8 +162,6 @@ class ServiceSlot:
                     self._minders = set()
                 self._minders.add(thread)
             else:
-                if not self._live:
-                    self._gone = Latch()
                 self._live.add(thread)
         self.registry.clock.register_participant(thread)
         try:
@@ -224,10 +225,23 @@ class ServiceSlot:
         """Set once no thread of this service runs (as ``ended_token``), without a token:
         the cheap signal the system clock's stop waits on. None if none runs now.
 
-        Lock-free: ``spawn`` makes the latch before it counts a thread, and ``_forget`` drops
-        it only once none is left (setting it just after), so a latch read here is either
-        still closed with a thread running or about to open."""
-        return self._gone
+        Made when first asked, as ``ended_token``: the stop asks only after it joined the
+        thread it asked to end, so a service whose thread has ended by then costs none (a
+        lock and its gate, on every start and every stop). The first look is lock-free: an
+        empty account reads as empty or as just emptied, and either way nothing runs."""
+        if not self._live:
+            return None
+        with self._lock:
+            if not self._live:
+                return None
+            if self._gone is None:
+                self._gone = Latch()
+            return self._gone
+
+    def working(self) -> bool:
+        """Whether a thread of this service's work may still run (minders aside): False means
+        ``ended_latch()`` is None. Lock-free: a snapshot, for the stop's look before it waits."""
+        return bool(self._live)
 
     def running(self) -> bool:
         """Whether a thread of this service may still run (its work's or a minder's): False

@@ -131,8 +131,8 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 if call.error is not None:
                     core.roster.failed((entry,))
                     return StartFailure([call])
-                if running and entry.slot.state is ServiceState.STARTING:
-                    _now_running((entry,), later)
+                if running and entry.name not in later:  # (from STARTING only: see above)
+                    entry.slot.move(ServiceState.RUNNING, only_from=ServiceState.STARTING)
                 if starting:
                     core.roster.started((entry,))
         return DONE if go_on(None) else ABORTED

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from threadhost import _log_messages as log
 from threadhost._hosting.channel import StopChannel
 from threadhost._hosting.options import BackgroundServiceExceptionBehavior, HostOptions
-from threadhost._hosting.restart import RestartMode
+from threadhost._hosting.restart import RestartMode, RestartTracker
 from threadhost._hosting.slot import ServiceSlot
 from threadhost._hosting.states import ServiceState
 from threadhost._time.cancellation import CancellationToken
@@ -61,7 +61,10 @@ class Supervisor:
                 self._fail(slot, error)
             slot.end_runs()
             return
-        delay = slot.tracker.next_delay(policy, self._clock.monotonic())
+        tracker = slot.tracker
+        if tracker is None:
+            tracker = slot.tracker = RestartTracker()
+        delay = tracker.next_delay(policy, self._clock.monotonic(), slot.run_began)
         if delay is None:
             log.restart_limit_reached(slot.name, policy.max_restarts, policy.within, error)
             self._fail(slot, error or RuntimeError(
@@ -71,7 +74,7 @@ class Supervisor:
             return
         slot.count_restart(error)
         slot.move(ServiceState.RESTARTING)
-        log.service_restarting(slot.name, error, slot.tracker.in_a_row, delay)
+        log.service_restarting(slot.name, error, tracker.in_a_row, delay)
         slot.rerun(delay)
 
     def _fail(self, slot: ServiceSlot, error: BaseException) -> None:
