@@ -235,9 +235,6 @@ class _Runner:
 
 
 def _inline(group: Sequence[Call]) -> bool:
-    if len(group) == 1:  # the common case, without a generator
-        inline = group[0].inline
-        return inline is not None and inline()
     return all(c.may_run_inline() for c in group)
 
 
@@ -254,7 +251,13 @@ def run_stop(groups: Sequence[Sequence[Call]], deadline: Deadline, clock: Clock)
     abandoned: list[tuple[_Runner, CancellationToken]] = []
     try:
         for group in groups:
-            if _inline(group):  # threadhost's own code that never blocks past the deadline
+            if len(group) == 1:  # the common case (a sequential phase), without a generator
+                call = group[0]
+                inline = call.inline
+                if inline is not None and inline():  # threadhost's own code, never blocking
+                    call.run_inline(clock)            # past the deadline: made right here
+                    continue
+            elif _inline(group):
                 for call in group:
                     call.run_inline(clock)
                 continue

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from threadhost._hosting.slot import ServiceSlot
     from threadhost._hosting.stopping import Account, Entry
 
+_STOPPING = ServiceState.STOPPING  # (see states.py)
+
 
 class Roster:
     """See the module notes. Thread-safe."""
@@ -113,7 +115,7 @@ class Roster:
             account.errors.extend(self._errors)
             self._errors_taken = len(self._errors)
         for entry in entries:
-            entry.slot.move(ServiceState.STOPPING)
+            entry.slot.move(_STOPPING)
         return entries, others
 
     def errors_since_taken(self) -> list[ServiceError]:

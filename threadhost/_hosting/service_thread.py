@@ -40,12 +40,13 @@ class ServiceThread(threading.Thread):
         try:
             work()
         finally:
-            for hook in slot.registry.exit_hooks:
+            registry = slot.registry
+            for hook in registry.exit_hooks:
                 try:
                     hook()
                 except Exception as exc:
                     log.thread_exit_hook_failed(slot.name, exc)
-            slot.registry.clock.unregister_participant(self)
+            registry.clock.unregister_participant(self)
             slot._forget(self)
 
 

@@ -47,6 +47,8 @@ RunEndHandler = Callable[["ServiceSlot", "BaseException | None", bool], None]
 """What the host does when a run of a service's work ends: (slot, error or None, whether the
 service had been asked to stop). Called on the ending thread."""
 
+_CREATED, _STARTING = ServiceState.CREATED, ServiceState.STARTING  # (see states.py)
+
 _local = threading.local()  # .slot: the slot being started on this thread, if any
 
 
@@ -114,7 +116,7 @@ class ServiceSlot:
         the current state is a no-op that returns True."""
         if new is self._state:  # lock-free: as if it happened just before a concurrent move
             return True
-        if self._state is ServiceState.CREATED and new is ServiceState.STARTING and (
+        if self._state is _CREATED and new is _STARTING and (
                 only_from is None):
             # Lock-free: a slot leaves CREATED only on the thread that resolved its service
             # (the start plan's), before any other thread knows the service.
@@ -175,9 +177,10 @@ class ServiceSlot:
         with self._lock:
             if self._minders is not None:
                 self._minders.discard(thread)
-            if thread not in self._live:
+            try:
+                self._live.remove(thread)
+            except KeyError:  # a minder, or detached (waiting in Host.stop())
                 return
-            self._live.discard(thread)
             idle = gone = None
             if not self._live:
                 idle, self._idle = self._idle, None

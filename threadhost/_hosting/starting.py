@@ -44,6 +44,8 @@ from threadhost._time.cancellation import CancellationToken
 if TYPE_CHECKING:
     from threadhost._hosting.core import HostCore
 
+_STARTING, _RUNNING = ServiceState.STARTING, ServiceState.RUNNING  # (see states.py)
+
 
 @dataclass
 class StartFailure:
@@ -126,13 +128,13 @@ def run_start(core: HostCore, token: CancellationToken, limit: float | None
                 if (channel.requested or token.is_cancellation_requested) and (
                         not go_on(call.name)):
                     return ABORTED
-                entry.slot.move(ServiceState.STARTING)
+                entry.slot.move(_STARTING)
                 call.run(clock)
                 if call.error is not None:
                     core.roster.failed((entry,))
                     return StartFailure([call])
                 if running and entry.name not in later:  # (from STARTING only: see above)
-                    entry.slot.move(ServiceState.RUNNING, only_from=ServiceState.STARTING)
+                    entry.slot.move(_RUNNING, only_from=_STARTING)
                 if starting:
                     core.roster.started((entry,))
         return DONE if go_on(None) else ABORTED

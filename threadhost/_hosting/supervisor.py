@@ -27,6 +27,8 @@ from threadhost._hosting.states import ServiceState
 from threadhost._time.cancellation import CancellationToken
 from threadhost._time.clock import Clock
 
+_STOPPED = ServiceState.STOPPED  # (see states.py)
+
 
 class Supervisor:
     """One host's restart decisions. Thread-safe: each call is about one slot, whose runs never
@@ -45,7 +47,7 @@ class Supervisor:
                    stop_requested: bool) -> None:
         """Decide and act on the end of one run of ``slot``'s work (see the module notes)."""
         if stop_requested and error is None:  # the common end: the stop asked, it returned
-            slot.move(ServiceState.STOPPED)
+            slot.move(_STOPPED)
             slot.end_runs()
             return
         policy = slot.restart or self._options.restart

@@ -288,7 +288,7 @@ class CancellationTokenSource:
         nothing changes): a cancel that runs no user code, which threadhost may make on any
         thread (the stop's own). Its own quiet callbacks (``_register_quiet``) run here."""
         with self._lock:
-            if self._event.is_set():
+            if self._event._open:  # (is_set(), without a call: once per service per stop)
                 return True
             callbacks = self._callbacks
             if callbacks and not all(type(c) is _Quiet for c in callbacks.values()):
