@@ -150,8 +150,9 @@ class Deadline:
         # A restart's thread not started yet has no ident and cannot be joined: the latch
         # decides. (The callers never pass the calling thread.)
         if thread is not None and thread.ident is not None:
-            remaining = self.remaining()
-            thread.join(JOIN_FIRST if remaining is None else min(JOIN_FIRST, remaining))
+            end = self._end  # (remaining(), without a call: once per service per stop)
+            thread.join(JOIN_FIRST if end is None else
+                        min(JOIN_FIRST, max(0.0, end - self._clock.monotonic())))
         gate = latch()  # asked after the join: a thread that ended costs no latch
         if gate is None or gate.wait(self.remaining()):
             return True
