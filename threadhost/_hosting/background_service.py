@@ -291,7 +291,7 @@ def prepare_start(service: HostedService, slot: ServiceSlot, token: Cancellation
         return None
     background = cast(BackgroundService, service)
     state = _state_of(background)
-    return _PreparedStart(background, state, slot, token,
+    return _PreparedStart(background, state, slot, token.clock,
                           *_make_run(background, state, slot, 0.0))
 
 
@@ -302,12 +302,12 @@ class _PreparedStart:
     service: BackgroundService
     state: _State
     slot: ServiceSlot
-    token: CancellationToken
+    clock: Clock  # the start token's
     stopping: CancellationTokenSource
     thread: threading.Thread
 
     def __call__(self) -> None:
-        _claim(self.service, self.state, self.slot, self.token.clock)
+        _claim(self.service, self.state, self.slot, self.clock)
         _launch(self.state, self.slot, self.stopping, self.thread)
 
 

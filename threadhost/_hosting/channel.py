@@ -58,7 +58,10 @@ class StopChannel:
 
     def __init__(self) -> None:
         self._requests: queue.SimpleQueue[StopRequest] = queue.SimpleQueue()
-        self._requested = False  # set (never cleared) by the first request; no lock
+        self.requested = False
+        """True as soon as any stop was requested (before the stop begins): set, never cleared,
+        by the first request, without a lock; read only elsewhere. A plain attribute, not a
+        property: the start reads it before every service's start call."""
         self._wake: Callable[[], None] | None = None  # the host's, set at start; non-blocking
         self._stopping: list[Callable[[], object]] = []  # filled at build, then read only
         self._stopped: list[Callable[[Deadline], object]] = []  # idem
@@ -68,14 +71,9 @@ class StopChannel:
 
     # -- requests (any thread, signal handlers included) ----------------------------------
 
-    @property
-    def requested(self) -> bool:
-        """True as soon as any stop was requested (before the stop begins)."""
-        return self._requested
-
     def request(self, reason: str, timeout: float | None = None) -> None:
         """Ask the host to stop for ``reason``. Lock-free, never blocks, never raises."""
-        self._requested = True
+        self.requested = True
         wake = self._wake
         if wake is not None:
             wake()
@@ -89,7 +87,7 @@ class StopChannel:
 
     def mark_requested(self) -> None:
         """A stop begins without a request on the queue (``Host.stop()``): readiness ends."""
-        self._requested = True
+        self.requested = True
 
     def take(self) -> StopRequest:
         """The next request; blocks until there is one (the host's control thread)."""
@@ -138,5 +136,5 @@ class StopChannel:
                 log.callback_failed("the stop's end", exc)
 
     def __repr__(self) -> str:
-        state = f"requested: {self.reason or '?'}" if self._requested else "idle"
+        state = f"requested: {self.reason or '?'}" if self.requested else "idle"
         return f"<StopChannel {state}>"

@@ -130,7 +130,7 @@ class CancellationToken:
     @property
     def is_cancellation_requested(self) -> bool:
         """True once the source has been cancelled (it never goes back)."""
-        return self._event.is_set()
+        return self._event._open  # (the latch's is_set(), one call fewer: read in hot loops)
 
     @property
     def can_be_cancelled(self) -> bool:
@@ -252,7 +252,7 @@ class CancellationTokenSource:
     @property
     def is_cancellation_requested(self) -> bool:
         """True once ``cancel()`` has been called (or a timer or a link cancelled it)."""
-        return self._event.is_set()
+        return self._event._open  # (as CancellationToken's)
 
     def cancel(self) -> None:
         """Cancel the token and run its callbacks on this thread, in reverse registration order.
