@@ -11,7 +11,11 @@ Both run in the same process, interleaved, REPEAT times; medians are printed wit
 ratio threadhost / baseline (lower is better; 1.0 means as fast as bare threads). The host is
 built outside the timed region (building is configuration, not lifecycle).
 
-Run: python benchmarks/bench_lifecycle.py [--repeat 7] [--sizes 1,10,100,1000]
+REPEAT is 21 by default: on a shared two-core machine a single start or stop of 1000 threads
+is often slowed by a neighbour, and with 7 repeats the ratio of one run moved by +-0.1 from
+run to run; with 21 it moves by about +-0.03 (measured: six runs each, same code).
+
+Run: python benchmarks/bench_lifecycle.py [--repeat 21] [--sizes 1,10,100,1000]
 """
 
 from __future__ import annotations
@@ -100,7 +104,7 @@ def bench_threading(n: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=21)
     parser.add_argument("--sizes", default="1,10,100,1000")
     args = parser.parse_args()
     logging.getLogger("threadhost").setLevel(logging.WARNING)
