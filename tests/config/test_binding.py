@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import threadhost as th
+from tests.config._asserting_options import Asserting
 
 
 class Mode(enum.Enum):
@@ -201,3 +202,21 @@ def test_a_refusal_naming_no_field_names_the_section() -> None:
     with pytest.raises(th.ConfigurationError) as raised:
         config.get_section("Worker").bind(Polling)
     assert str(raised.value) == "Worker: too much work per second"
+
+
+
+def test_an_assert_in_post_init_is_an_error_naming_the_key_not_a_traceback() -> None:
+    config = th.Configuration().add_in_memory({"Worker": {"Batch": 500}})
+    with pytest.raises(th.ConfigurationError) as raised:
+        config.get_section("Worker").bind(Asserting)
+    assert str(raised.value) == (
+        "Worker:Batch='500' is invalid: batch must be <= 100, got 500 (set in in-memory)")
+
+
+def test_an_assert_without_a_message_names_the_section_and_the_check() -> None:
+    config = th.Configuration().add_in_memory({"Worker": {"Batch": 0}})
+    with pytest.raises(th.ConfigurationError) as raised:
+        config.get_section("Worker").bind(Asserting)
+    assert str(raised.value) == (
+        "Worker: a check of Asserting.__post_init__ failed (an assert with no message; "
+        "raise ValueError naming the field instead)")

@@ -233,9 +233,11 @@ def _check(field: dataclasses.Field[Any], key: str, value: Any, shown: object,
 
 def _construct(options_type: type[T], kwargs: dict[str, Any], where: str,
                given: Mapping[str, tuple[str, object, str | None]] | None = None) -> T:
-    """``options_type(**kwargs)``; a ValueError its ``__post_init__`` raises is a
-    ConfigurationError naming the key it is about (a field named in the message, from
-    ``given``: field name -> key, value as written, origin), else the section."""
+    """``options_type(**kwargs)``; a ValueError (or a failed ``assert``) its
+    ``__post_init__`` raises is a ConfigurationError naming the key it is about (a field named
+    in the message, from ``given``: field name -> key, value as written, origin), else the
+    section. An ``assert`` is taken as the refusal it means, though ``python -O`` drops it
+    (the docs advise ``ValueError``)."""
     try:
         return options_type(**kwargs)
     except TypeError as exc:
@@ -249,9 +251,13 @@ def _construct(options_type: type[T], kwargs: dict[str, Any], where: str,
                 f"{options_type.__name__}; set them in the configuration or give them "
                 "defaults") from exc
         raise
-    except ValueError as exc:
+    except (ValueError, AssertionError) as exc:
         if isinstance(exc, ConfigurationError):
             raise
+        if isinstance(exc, AssertionError) and not str(exc):
+            raise ConfigurationError(
+                f"{where}: a check of {options_type.__name__}.__post_init__ failed (an "
+                "assert with no message; raise ValueError naming the field instead)") from exc
         message = str(exc).casefold()
         for name, (key, shown, origin) in (given or {}).items():
             if any(word.casefold() in message for word in (name, _config_name(name), key)):
