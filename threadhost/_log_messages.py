@@ -174,6 +174,17 @@ def formatter_ignored(key: str, value: str, origin: str | None,
         key, value, where, ", ".join(handlers))
 
 
+def formatter_ignored_for_threadhost(key: str, value: str, origin: str | None, logger: str,
+                                     handlers: list[str]) -> None:
+    """``Logging:Console:FormatterName`` was given but the application put handlers on a
+    logger above threadhost's own (``LOGGING = {"loggers": {"threadhost": ...}}``)."""
+    where = f" (set in {origin})" if origin else ""
+    host_log.warning(
+        "%s=%r%s is ignored for threadhost's own lines: the logger %r has a handler (%s), "
+        "which writes them in its own format. Set the format on it, or remove it to let "
+        "threadhost's console write them.", key, value, where, logger, ", ".join(handlers))
+
+
 def startup_timed_out(timeout: float, name: str | None) -> None:
     host_log.error("Startup did not finish within startup_timeout=%ss (at service %r).",
                    timeout, name)

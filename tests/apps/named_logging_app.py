@@ -1,6 +1,7 @@
 """An application whose logging (as Django's LOGGING often does) puts handlers on its own
-named loggers only, or on the root (the first argument: ``named`` or ``root``; the others are
-the host's command line). It logs one line of its own and stops at once."""
+named loggers only, on threadhost's own, or on the root (the first argument: ``named``,
+``threadhost`` or ``root``; the others are the host's command line). It logs one line of its
+own and stops at once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ SHAPES = {
               "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "app",
                                    "stream": "ext://sys.stdout"}},
               "loggers": {"myapp": {"handlers": ["out"], "level": "INFO"}}},
+    "threadhost": {"version": 1, "disable_existing_loggers": False,
+                   "formatters": {"app": {"format": "APP %(levelname)s %(name)s %(message)s"}},
+                   "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "app",
+                                        "stream": "ext://sys.stdout"}},
+                   "loggers": {"threadhost": {"handlers": ["out"], "level": "INFO"}}},
     "root": {"version": 1, "disable_existing_loggers": False,
              "formatters": {"app": {"format": "APP %(levelname)s %(name)s %(message)s"}},
              "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "app",

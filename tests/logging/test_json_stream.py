@@ -139,3 +139,17 @@ def test_a_formatter_ignored_under_the_application_s_handlers_is_one_warning_say
     assert warning.startswith("APP WARNING threadhost.hosting Logging:Console:FormatterName="
                               "'json' (set in " + source), warning
     assert "is ignored: the root logger already has a handler (StreamHandler)" in warning
+
+
+def test_a_formatter_ignored_for_threadhost_s_own_logger_is_one_warning_saying_why() -> None:
+    # Django's LOGGING = {"loggers": {"threadhost": {"handlers": [...]}}}: the root has no
+    # handler, so the console is threadhost's, but threadhost's lines go through the handler.
+    with App("tests/apps/named_logging_app.py", "threadhost",
+             "--Logging:Console:FormatterName=json", merge_stderr=True) as app:
+        assert app.wait() == 0, app.output()
+    [warning] = [line for line in app.stdout if "FormatterName" in line]
+    assert warning == (
+        "APP WARNING threadhost.hosting Logging:Console:FormatterName='json' (set in command "
+        "line Logging:Console:FormatterName) is ignored for threadhost's own lines: the logger "
+        "'threadhost' has a handler (StreamHandler), which writes them in its own format. Set "
+        "the format on it, or remove it to let threadhost's console write them."), warning

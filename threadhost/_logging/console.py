@@ -146,21 +146,28 @@ def application_owns_logging() -> bool:
     return any(h is not _CONSOLE for h in logging.getLogger().handlers)
 
 
-def _handled_below_root(record: logging.LogRecord) -> bool:
-    """True if a handler on the record's way up, below the root, already wrote it: the
-    application put handlers on named loggers (Django's ``LOGGING`` often does), and the
-    root's console must not write the line a second time. A ``NullHandler`` does not count."""
-    logger: logging.Logger | None = logging.getLogger(record.name)
+def _writers_below_root(name: str) -> tuple[str, list[logging.Handler]] | None:
+    """The first logger on the way up from ``name``, below the root, whose handlers write
+    what it logs (its name and those handlers), or None: the application put handlers on
+    named loggers (Django's ``LOGGING`` often does). A ``NullHandler`` does not count."""
+    logger: logging.Logger | None = logging.getLogger(name)
     root = logging.getLogger()
     while logger is not None and logger is not root:
         # A NullHandler writes nothing: libraries put one on their loggers (urllib3 does),
         # and logging on ``py.warnings``.
-        if any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
-            return True
+        writers = [h for h in logger.handlers if not isinstance(h, logging.NullHandler)]
+        if writers:
+            return logger.name, writers
         if not logger.propagate:
-            return False
+            return None
         logger = logger.parent
-    return False
+    return None
+
+
+def _handled_below_root(record: logging.LogRecord) -> bool:
+    """True if a handler on the record's way up, below the root, already wrote it: the
+    root's console must not write the line a second time."""
+    return _writers_below_root(record.name) is not None
 
 
 _CONSOLE.addFilter(lambda record: not _handled_below_root(record))
@@ -332,8 +339,13 @@ class LoggingBuilder:
             applied.console_format = name.strip().casefold()
         applied.apply_levels(levels)
         given = self._configuration.get(key)
-        if owned and self._console and given is not None:
+        if self._console and given is not None:
             # Through the application's handlers: the one place the user will see it.
-            log.formatter_ignored(key, given, self._configuration.origin(key), [
-                type(h).__name__ for h in logging.getLogger().handlers])
+            if owned:
+                log.formatter_ignored(key, given, self._configuration.origin(key), [
+                    type(h).__name__ for h in logging.getLogger().handlers])
+            elif (mine := _writers_below_root("threadhost")) is not None:
+                log.formatter_ignored_for_threadhost(
+                    key, given, self._configuration.origin(key), mine[0],
+                    [type(h).__name__ for h in mine[1]])
         return applied
