@@ -120,6 +120,19 @@ def test_configuration_error_is_a_one_line_command_error_with_exit_2(
     assert app.stderr == [message]
 
 
+def test_a_configuration_error_with_traceback_keeps_exit_2_and_shows_the_traceback(
+        tmp_path: Path) -> None:
+    # Django re-raises a CommandError under --traceback; uncaught, it would exit 1.
+    with manage(tmp_path / "db.sqlite3", "runworkers", "--traceback",
+                "--HostOptions:ShutdownTimeout=abc") as app:
+        assert app.wait() == 2, app.output()
+    assert app.stderr[0] == "Traceback (most recent call last):", app.output()
+    assert app.stderr[-1] == (
+        "django.core.management.base.CommandError: HostOptions:ShutdownTimeout='abc' is "
+        "invalid: expected a number (float) (set in command line HostOptions:ShutdownTimeout)"
+    ), app.output()
+
+
 def test_a_missing_dependency_found_by_build_is_a_one_line_command_error_with_exit_1(
         tmp_path: Path) -> None:
     with manage(tmp_path / "db.sqlite3", "runworkers", "--Broken=dependency",

@@ -35,6 +35,7 @@ as Django's request cycle does, to drop connections that broke or outlived ``CON
 from __future__ import annotations
 
 import sys
+import traceback
 from argparse import Namespace
 from collections.abc import Sequence
 from typing import Any
@@ -107,6 +108,16 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
 
         parser.parse_args = parse_args
         return parser
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        """Django's, except that with ``--traceback`` a ``CommandError`` still ends the
+        process with its own exit code (2 for a configuration error), its traceback printed:
+        Django re-raises it, and an uncaught exception would exit 1."""
+        try:
+            super().run_from_argv(argv)
+        except CommandError as exc:  # reached only with --traceback: Django writes it else
+            traceback.print_exc()
+            sys.exit(exc.returncode)
 
     def build_host(self, host_args: Sequence[str]) -> Host:
         """The host: settings.THREADHOST, default sources, ``host_args``; configure_host.
