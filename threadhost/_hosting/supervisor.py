@@ -4,7 +4,9 @@ Called on the thread whose run just ended (``ServiceSlot.run_ended``), before th
 anything else, so the decision is logged before anything changes. The rules:
 
 * a run that ends after its service was asked to stop, or while the host is stopping, is never
-  restarted: a clean end is STOPPED, an error goes to the exception behavior;
+  restarted: a clean end is STOPPED, an error goes to the exception behavior (the commonest
+  end of all, asked to stop and returned cleanly, the slot settles itself without calling
+  here: ``ServiceSlot.run_ended``);
 * otherwise ``RestartPolicy.mode`` decides whether to restart (``ON_FAILURE``: an error;
   ``ALWAYS``: an error or a return); a restart counts in ``restarts`` (and, for an error, in
   ``failures``, errors the service survived), the service is RESTARTING during the backoff,
@@ -27,8 +29,6 @@ from threadhost._hosting.states import ServiceState
 from threadhost._time.cancellation import CancellationToken
 from threadhost._time.clock import Clock
 
-_STOPPED = ServiceState.STOPPED  # (see states.py)
-
 
 class Supervisor:
     """One host's restart decisions. Thread-safe: each call is about one slot, whose runs never
@@ -46,10 +46,6 @@ class Supervisor:
     def on_run_end(self, slot: ServiceSlot, error: BaseException | None,
                    stop_requested: bool) -> None:
         """Decide and act on the end of one run of ``slot``'s work (see the module notes)."""
-        if stop_requested and error is None:  # the common end: the stop asked, it returned
-            slot.move(_STOPPED)
-            slot.end_runs()
-            return
         policy = slot.restart or self._options.restart
         wanted = policy.mode is RestartMode.ALWAYS or (
             error is not None and policy.mode is RestartMode.ON_FAILURE)
