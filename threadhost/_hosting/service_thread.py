@@ -46,7 +46,7 @@ class ServiceThread(threading.Thread):
                     hook()
                 except Exception as exc:
                     log.thread_exit_hook_failed(slot.name, exc)
-            registry.clock.unregister_participant(self)
+            registry.leave_clock(self)
             slot._forget(self)
 
 

@@ -166,11 +166,11 @@ class ServiceSlot:
                 self._minders.add(thread)
             else:
                 self._live.add(thread)
-        self.registry.clock.register_participant(thread)
+        self.registry.join_clock(thread)
         try:
             thread.start()
         except BaseException:  # e.g. "can't start new thread": it never ran
-            self.registry.clock.unregister_participant(thread)
+            self.registry.leave_clock(thread)
             self._forget(thread)
             raise
 
