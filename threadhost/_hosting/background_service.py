@@ -262,7 +262,7 @@ class _Run:
             state.exception = None
         # The start of a run counts as a heartbeat: "since the run began, if it has not
         # heartbeated yet" is then one subtraction for health().
-        slot.run_began = slot.heartbeat_at = slot.registry.clock.monotonic()
+        slot.run_began = slot.heartbeat_at = slot.registry.monotonic()
         error: BaseException | None = None
         try:
             self.service.execute(stopping.token)

@@ -46,6 +46,7 @@ class ThreadRegistry:
         # waits for), each on a thread just woken, where every lookup costs several times more.
         self.join_clock = clock.register_participant
         self.leave_clock = clock.unregister_participant
+        self.monotonic = clock.monotonic  # (read as each run begins, and by every heartbeat)
         self.on_run_end = on_run_end
         self._lock = threading.Lock()
         self._slots: list[ServiceSlot] = []  # guarded by _lock

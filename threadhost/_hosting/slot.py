@@ -331,7 +331,7 @@ class ServiceSlot:
 
     def heartbeat(self) -> None:
         """Record progress now (host clock). Any thread; lock-free."""
-        self.heartbeat_at = self.registry.clock.monotonic()
+        self.heartbeat_at = self.registry.monotonic()
 
     def count_restart(self, error: BaseException | None) -> None:
         """A restart is being made (after ``error``, if the run raised: a survived error)."""
