@@ -233,11 +233,9 @@ def _check(field: dataclasses.Field[Any], key: str, value: Any, shown: object,
 
 def _construct(options_type: type[T], kwargs: dict[str, Any], where: str,
                given: Mapping[str, tuple[str, object, str | None]] | None = None) -> T:
-    """``options_type(**kwargs)``; a ValueError (or a failed ``assert``) its
-    ``__post_init__`` raises is a ConfigurationError naming the key it is about (a field named
-    in the message, from ``given``: field name -> key, value as written, origin), else the
-    section. An ``assert`` is taken as the refusal it means, though ``python -O`` drops it
-    (the docs advise ``ValueError``)."""
+    """``options_type(**kwargs)``; a ValueError or failed ``assert`` its ``__post_init__``
+    raises is a ConfigurationError naming the key it is about (a field named in the message,
+    from ``given``: field name -> key, value as written, origin), else the section."""
     try:
         return options_type(**kwargs)
     except TypeError as exc:
@@ -254,17 +252,15 @@ def _construct(options_type: type[T], kwargs: dict[str, Any], where: str,
     except (ValueError, AssertionError) as exc:
         if isinstance(exc, ConfigurationError):
             raise
-        if isinstance(exc, AssertionError) and not str(exc):
-            raise ConfigurationError(
-                f"{where}: a check of {options_type.__name__}.__post_init__ failed (an "
-                "assert with no message; raise ValueError naming the field instead)") from exc
-        message = str(exc).casefold()
+        said = str(exc) or (f"a check of {options_type.__name__}.__post_init__ failed (an "
+                            "assert with no message; raise ValueError naming the field instead)")
         for name, (key, shown, origin) in (given or {}).items():
-            if any(word.casefold() in message for word in (name, _config_name(name), key)):
+            if any(word.casefold() in str(exc).casefold()
+                   for word in (name, _config_name(name), key)):
                 set_in = f" (set in {origin})" if origin else ""
                 raise ConfigurationError(
-                    f"{key}={shown!r} is invalid: {exc}{set_in}") from exc
-        raise ConfigurationError(f"{where}: {exc}") from exc
+                    f"{key}={shown!r} is invalid: {said}{set_in}") from exc
+        raise ConfigurationError(f"{where}: {said}") from exc
 
 
 def _require_dataclass(options_type: Any, what: str) -> None:
