@@ -14,6 +14,7 @@ can make this call on its control thread without a timer: see ``_deadline``.
 from __future__ import annotations
 
 import abc
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,15 @@ _STATE = "_threadhost"
 _CLAIM = threading.Lock()
 """Serialises the claim of every service's first run (``_claim``): one lock for the process
 rather than one per service, which each start would allocate for a check made once."""
+
+
+def _new_claim_lock() -> None:
+    global _CLAIM  # (a fork's child gets a lock no thread of it holds)
+    _CLAIM = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # a fork while another thread claimed would leave the
+    os.register_at_fork(after_in_child=_new_claim_lock)  # child's copy held for good
 
 
 class _State:
@@ -176,6 +186,8 @@ def _stop(state: _State, token: CancellationToken) -> None:
 
 def _wait_ended(slot: ServiceSlot, thread: threading.Thread | None,
                 token: CancellationToken) -> None:
+    if not slot.working():  # none left (a thread waiting in Host.stop() left the account)
+        return
     deadline = deadline_of(token)
     if deadline is not None:
         deadline.wait_latch(slot.ended_latch, slot.ended_token, thread)

@@ -305,18 +305,19 @@ class ServiceSlot:
         called on the run's own thread. Records it, then lets the host act (restart, stop).
 
         The one end that needs no decision is settled here: asked to stop, and returned
-        cleanly, the service is STOPPED (the supervisor's first rule). The stop of every
+        cleanly, the service is STOPPED (the supervisor's first rule; a slot outside a host,
+        with no one to act, keeps its state). The stop of every
         service waits for this thread to end, and the steps made here, on a thread just woken,
         cost several times their warm price: measured, the call into the supervisor was a
         third of the service thread's whole exit."""
-        if error is None and stop_requested:
+        handler = self.registry.on_run_end
+        if error is None and stop_requested and handler is not None:
             self.move(_STOPPED)
             self.end_runs()
             return
         if error is not None:
             with self._lock:
                 self.last_error = error
-        handler = self.registry.on_run_end
         if handler is not None:
             handler(self, error, stop_requested)
         elif error is not None:

@@ -116,7 +116,7 @@ class HostCommand(BaseCommand):  # type: ignore[misc]  # Django ships no type hi
         try:
             super().run_from_argv(argv)
         except CommandError as exc:  # reached only with --traceback: Django writes it else
-            traceback.print_exc()
+            self.stderr.write(traceback.format_exc())
             sys.exit(exc.returncode)
 
     def build_host(self, host_args: Sequence[str]) -> Host:
