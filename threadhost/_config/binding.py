@@ -252,11 +252,11 @@ def _construct(options_type: type[T], kwargs: dict[str, Any], where: str,
     except (ValueError, AssertionError) as exc:
         if isinstance(exc, ConfigurationError):
             raise
+        message = str(exc).casefold()
         said = str(exc) or (f"a check of {options_type.__name__}.__post_init__ failed (an "
                             "assert with no message; raise ValueError naming the field instead)")
         for name, (key, shown, origin) in (given or {}).items():
-            if any(word.casefold() in str(exc).casefold()
-                   for word in (name, _config_name(name), key)):
+            if any(word.casefold() in message for word in (name, _config_name(name), key)):
                 set_in = f" (set in {origin})" if origin else ""
                 raise ConfigurationError(
                     f"{key}={shown!r} is invalid: {said}{set_in}") from exc
