@@ -189,13 +189,6 @@ class CancellationToken:
         thread of its own while virtual time could move. Internal."""
         return self.register(_Quiet(callback))
 
-    def _has_callbacks(self) -> bool:
-        """Whether cancelling now would run any callback (internal: lets the host fire a token
-        inline when no user code is attached to it)."""
-        # Lock-free (one read of a dict's size): the answer is a snapshot either way, as a
-        # callback may be registered just after it.
-        return bool(self._source._callbacks)
-
     def raise_if_cancellation_requested(self) -> None:
         """Raise ``OperationCanceledError`` (with ``.token`` set) if the token is cancelled."""
         if self._event.is_set():
